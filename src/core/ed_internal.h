@@ -1,0 +1,157 @@
+/* Internal definitions shared by the library's layers: the tensor and node
+ * structs, allocation, errors, autograd recording and backend dispatch.
+ * Not installed; users see only include/encdec.h. */
+#ifndef ED_INTERNAL_H
+#define ED_INTERNAL_H
+
+#include "encdec.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+struct ed_node;
+
+struct ed_tensor {
+    ed_dtype dtype;
+    int ndim;
+    int64_t shape[ED_MAX_DIMS];
+    int64_t numel;
+    void *data;                /* contiguous, row-major, 64-byte aligned */
+    int refcount;              /* heap tensors; unused in arenas */
+    uint8_t in_arena;          /* struct and data live in an arena */
+    uint8_t owns_data;         /* data freed with the struct (heap) */
+    uint8_t requires_grad;     /* a leaf that wants .grad */
+    uint8_t grad_defined;      /* .grad holds a value since the last zero_grad */
+    ed_tensor *grad;           /* accumulated gradient (same shape, f32/f64) */
+    struct ed_node *node;      /* the op that made it; NULL for leaves */
+};
+
+/* One recorded op. Owned by its output tensor. The backward function reads
+ * n->out->grad and accumulates into ed__grad_of(n, i) for each input. */
+typedef ed_status (*ed_backward_fn)(struct ed_node *n);
+
+typedef struct ed_node {
+    const char *name;          /* op name, for messages */
+    ed_backward_fn backward;
+    ed_tensor *out;            /* borrowed: out owns the node */
+    int n_in;
+    ed_tensor **in;            /* retained inputs (NULL entries allowed) */
+    int n_saved;
+    ed_tensor *saved[4];       /* retained extra tensors (indices, stats) */
+    void *ctx;                 /* copy of the op's parameters */
+    uint32_t mark;             /* traversal generation */
+    uint8_t in_arena;
+} ed_node;
+
+/* ---- errors --------------------------------------------------------------
+ * ed__err sets the thread's message (printf-style) and returns s, so an op
+ * writes: return ed__err(ED_E_SHAPE, "conv2d: ...");  */
+ed_status ed__err(ed_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define ED_TRY(expr) do { ed_status ed__s = (expr); if (ed__s != ED_OK) return ed__s; } while (0)
+
+/* "(2, 3, 28, 28)" into buf (at least 96 bytes); returns buf. */
+const char *ed__shape_str(const ed_tensor *t, char *buf);
+#define ED_SHAPE_BUF 96
+
+/* Checks that set a message naming the op and the argument. */
+ed_status ed__check_tensor(const ed_tensor *t, const char *op, const char *what);
+ed_status ed__check_float(const ed_tensor *t, const char *op, const char *what);      /* f32 or f64 */
+ed_status ed__check_ndim(const ed_tensor *t, int ndim, const char *op, const char *what, const char *layout);
+ed_status ed__check_same_dtype(const ed_tensor *a, const ed_tensor *b, const char *op);
+ed_status ed__check_same_shape(const ed_tensor *a, const ed_tensor *b, const char *op);
+
+/* ---- allocation ----------------------------------------------------------
+ * ed__alloc: an uninitialised tensor in the active arena, else on the heap.
+ * ed__alloc_zeros: the same, zero-filled. ed__alloc_heap*: always heap. */
+ed_status ed__alloc(ed_dtype dt, int ndim, const int64_t *shape, ed_tensor **out);
+ed_status ed__alloc_zeros(ed_dtype dt, int ndim, const int64_t *shape, ed_tensor **out);
+ed_status ed__alloc_like(const ed_tensor *t, ed_tensor **out);          /* zeros */
+ed_status ed__alloc_heap_zeros(ed_dtype dt, int ndim, const int64_t *shape, ed_tensor **out);
+/* A wrapper over memory it does not own (params blocks, file buffers). */
+ed_status ed__tensor_wrap(ed_dtype dt, int ndim, const int64_t *shape, void *data, ed_tensor **out);
+/* Scratch memory for a kernel: from the active arena, else heap; free with
+ * ed__scratch_free (a no-op for arena memory). 64-byte aligned. */
+void *ed__scratch(size_t bytes);
+void ed__scratch_free(void *p);
+void *ed__aligned_alloc(size_t bytes);
+void ed__aligned_free(void *p);
+ed_arena *ed__active_arena(void);
+void *ed__arena_alloc(ed_arena *a, size_t bytes);  /* NULL when full */
+
+/* ---- autograd recording --------------------------------------------------
+ * ed__needs_grad: grad mode is on and t requires grad or has history. */
+bool ed__needs_grad(const ed_tensor *t);
+bool ed__any_needs_grad(int n, const ed_tensor *const *ts);
+/* If grad mode is on and any input needs grad, attach a node to out that
+ * retains the inputs and a copy of ctx (ctx_size bytes); *node gets it, else
+ * NULL. Save more tensors with ed__node_save. */
+ed_status ed__record(ed_tensor *out, const char *name, ed_backward_fn bw, int n_in,
+                     const ed_tensor *const *in, const void *ctx, size_t ctx_size, ed_node **node);
+ed_status ed__node_save(ed_node *n, ed_tensor *t);
+/* In a backward function: the gradient buffer of input i (zeros allocated on
+ * first use) or NULL when input i needs no gradient. */
+ed_status ed__grad_of(ed_node *n, int i, ed_tensor **g);
+
+/* ---- threads and determinism ---------------------------------------------
+ * Kernels parallelise with OpenMP using ed_get_num_threads() threads. Any
+ * reduction splits work into chunks whose bounds do not depend on the
+ * thread count and adds the partial results in chunk order. */
+#ifdef _OPENMP
+#include <omp.h>
+#define ED_PRAGMA(x) _Pragma(#x)
+#define ED_PARALLEL_FOR ED_PRAGMA(omp parallel for schedule(static) num_threads(ed_get_num_threads()))
+#define ED_PARALLEL_FOR_IF(cond) ED_PRAGMA(omp parallel for schedule(static) num_threads(ed_get_num_threads()) if(cond))
+#else
+#define ED_PARALLEL_FOR
+#define ED_PARALLEL_FOR_IF(cond)
+#endif
+
+/* Global RNG stream used by dropout: returns the counter to start at and
+ * advances it by n draws. */
+uint64_t ed__global_rng_take(uint64_t n, uint64_t *seed);
+/* Philox-4x32-10 block: 4 uniform u32 for (seed, counter). */
+void ed__philox(uint64_t seed, uint64_t counter, uint32_t out[4]);
+/* The i-th uniform in [0,1) / normal of a (seed, base) stream; pure functions,
+ * so any thread may compute any element. */
+double ed__rng_uniform_at(uint64_t seed, uint64_t base, uint64_t i);
+double ed__rng_normal_at(uint64_t seed, uint64_t base, uint64_t i);
+
+/* ---- backends -------------------------------------------------------------
+ * Ops dispatch to a registered kernel that supports the call, else to their
+ * reference kernel. tensors[] is an op-specific list documented in the op
+ * file (e.g. conv2d forward: x, w, b, y). */
+typedef enum ed_op {
+    ED_OP_CONV2D = 0, ED_OP_CONV_TRANSPOSE2D, ED_OP_MAX_POOL2D, ED_OP_MAX_UNPOOL2D,
+    ED_OP_AVG_POOL2D, ED_OP_BATCH_NORM, ED_OP_ELTWISE, ED_OP_BINARY, ED_OP_INTERPOLATE,
+    ED_OP_COUNT
+} ed_op;
+typedef enum ed_pass { ED_FORWARD = 0, ED_BACKWARD = 1 } ed_pass;
+
+typedef struct ed_kernel {
+    ed_op op;
+    ed_pass pass;
+    const char *backend;
+    bool (*supports)(const void *params, ed_tensor *const *tensors);
+    ed_status (*run)(const void *params, ed_tensor *const *tensors);
+} ed_kernel;
+
+ed_status ed_backend_register(const ed_kernel *k);
+/* The first registered kernel that supports the call, or NULL. */
+const ed_kernel *ed_backend_find(ed_op op, ed_pass pass, const void *params, ed_tensor *const *tensors);
+/* Disable all backends (tests compare them with the reference). */
+void ed_backend_set_enabled(bool on);
+
+/* ---- small helpers ------------------------------------------------------- */
+static inline float *ed__f32(ed_tensor *t) { return (float *)t->data; }
+static inline const float *ed__cf32(const ed_tensor *t) { return (const float *)t->data; }
+static inline double *ed__f64(ed_tensor *t) { return (double *)t->data; }
+static inline const double *ed__cf64(const ed_tensor *t) { return (const double *)t->data; }
+static inline int64_t *ed__i64(ed_tensor *t) { return (int64_t *)t->data; }
+static inline const int64_t *ed__ci64(const ed_tensor *t) { return (const int64_t *)t->data; }
+/* Element i of a float tensor as a double (slow path helpers). */
+double ed__get(const ed_tensor *t, int64_t i);
+void ed__set(ed_tensor *t, int64_t i, double v);
+
+#endif

@@ -1,0 +1,61 @@
+/* Test helpers: assertions that count and report instead of aborting, a
+ * finite-difference gradient check in float64, and golden-file access.
+ * A test's main() ends with `return check_done();`, which prints
+ * "N passed, M failed" and returns non-zero on any failure. */
+#ifndef ED_CHECK_H
+#define ED_CHECK_H
+
+#include "encdec.h"
+#include <cjson/cJSON.h>
+#include <stdio.h>
+
+extern int check_passed, check_failed;
+
+void check_report(int ok, const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define CHECK(cond) check_report(!!(cond), __FILE__, __LINE__, "%s", #cond)
+#define CHECK_MSG(cond, ...) check_report(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+/* expr must return ED_OK; on failure the library's message is printed. */
+#define CHECK_OK(expr) check_ok((expr), __FILE__, __LINE__, #expr)
+/* expr must fail with status st and a message containing substr (or NULL). */
+#define CHECK_ERR(expr, st, substr) check_err((expr), (st), (substr), __FILE__, __LINE__, #expr)
+int check_ok(ed_status s, const char *file, int line, const char *what);
+int check_err(ed_status s, ed_status want, const char *substr, const char *file, int line, const char *what);
+int check_done(void);
+
+/* Max relative error |a-b| / max(|b|, atol_floor) over all elements; shapes
+ * must agree (else +inf). */
+double check_max_rel_err(const ed_tensor *actual, const ed_tensor *expected, double floor);
+/* Passes when check_max_rel_err <= rtol; prints the name and the error. */
+#define CHECK_CLOSE(name, actual, expected, rtol) check_close((name), (actual), (expected), (rtol), __FILE__, __LINE__)
+int check_close(const char *name, const ed_tensor *a, const ed_tensor *e, double rtol, const char *file, int line);
+
+/* Convenience constructors (heap tensors; free with ed_tensor_free). */
+ed_tensor *check_randn(ed_dtype dt, int ndim, const int64_t *shape, uint64_t seed);
+ed_tensor *check_rand(ed_dtype dt, int ndim, const int64_t *shape, double lo, double hi, uint64_t seed);
+#define SHAPE(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
+
+/* Gradient check. fn computes one output from n inputs (all float64 leaves
+ * that require grad, except those listed with no_grad[i] = 1). The check
+ * draws a fixed random weight tensor R, backpropagates sum(out * R), and
+ * compares every input's gradient with central differences
+ * (f(x+h) - f(x-h)) / 2h. Returns the largest relative error. */
+typedef ed_status (*check_fn)(ed_tensor *const *inputs, void *ctx, ed_tensor **out);
+double check_gradcheck(const char *name, check_fn fn, void *ctx, int n, ed_tensor *const *inputs,
+                       const int *no_grad, double h, double tol);
+
+/* Golden files: tests/golden/<name>.safetensors, written by
+ * tests/golden/make_golden.py. Case k's tensors are named "<k>.<what>" and
+ * its arguments are the JSON object in metadata key "<k>". */
+typedef struct golden golden;
+golden *golden_open(const char *name);     /* NULL (and a failed check) if missing */
+void golden_close(golden *g);
+int golden_cases(const golden *g);
+cJSON *golden_args(golden *g, int k);      /* borrowed JSON object */
+ed_tensor *golden_tensor(golden *g, int k, const char *what); /* borrowed; NULL if absent */
+/* Helpers on args: int, double, bool, string, int pair (an int or a list). */
+int golden_int(const cJSON *args, const char *key, int def);
+double golden_double(const cJSON *args, const char *key, double def);
+const char *golden_str(const cJSON *args, const char *key, const char *def);
+void golden_pair(const cJSON *args, const char *key, int def, int out[2]);
+
+#endif
