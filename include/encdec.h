@@ -113,6 +113,8 @@ typedef struct ed_arena ed_arena;
 /* capacity 0 lets the arena grow in blocks; otherwise it is a hard limit and
  * running past it is ED_E_NOMEM. */
 ed_status ed_arena_new(size_t capacity, ed_arena **out);
+/* Heap tensors that ops inside an arena step read (parameters, batches)
+ * are borrowed, not retained: keep them alive until ed_arena_reset. */
 void ed_arena_free(ed_arena *a);
 void ed_arena_reset(ed_arena *a);        /* all its tensors become invalid */
 size_t ed_arena_used(const ed_arena *a);
@@ -293,5 +295,14 @@ ed_status ed_dice_loss(const ed_tensor *input, const ed_tensor *target, const ed
 
 #include "encdec/nn.h"
 #include "encdec/io.h"
+#include "encdec/image.h"
+#include "encdec/metrics.h"
+#include "encdec/models.h"
+#include "encdec/data.h"
+#include "encdec/crf.h"
+#include "encdec/coco.h"
+#include "encdec/augment.h"
+#include "encdec/dataset.h"
+#include "encdec/picture.h"
 
 #endif

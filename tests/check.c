@@ -7,9 +7,9 @@
 
 int check_passed, check_failed;
 
-void check_report(int ok, const char *file, int line, const char *fmt, ...)
+int check_report(int ok, const char *file, int line, const char *fmt, ...)
 {
-    if (ok) { check_passed++; return; }
+    if (ok) { check_passed++; return 1; }
     check_failed++;
     va_list ap;
     va_start(ap, fmt);
@@ -17,6 +17,7 @@ void check_report(int ok, const char *file, int line, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
+    return 0;
 }
 
 int check_ok(ed_status s, const char *file, int line, const char *what)

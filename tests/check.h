@@ -11,7 +11,7 @@
 
 extern int check_passed, check_failed;
 
-void check_report(int ok, const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int check_report(int ok, const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 #define CHECK(cond) check_report(!!(cond), __FILE__, __LINE__, "%s", #cond)
 #define CHECK_MSG(cond, ...) check_report(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 /* expr must return ED_OK; on failure the library's message is printed. */

@@ -61,7 +61,11 @@ ed_status ed__record(ed_tensor *out, const char *name, ed_backward_fn bw, int n_
     n->backward = bw;
     n->out = out;
     n->n_in = n_in;
-    for (int i = 0; i < n_in; i++) n->in[i] = ed_tensor_retain((ed_tensor *)in[i]);
+    /* A heap node keeps its inputs alive. An arena node only borrows them:
+     * it is released all at once by ed_arena_reset, never one by one, so it
+     * could not give a reference back; tensors used in an arena step must
+     * outlive the step (parameters and data batches do). */
+    for (int i = 0; i < n_in; i++) n->in[i] = arena ? (ed_tensor *)in[i] : ed_tensor_retain((ed_tensor *)in[i]);
     out->node = n;
     *node = n;
     return ED_OK;
@@ -71,7 +75,7 @@ ed_status ed__node_save(ed_node *n, ed_tensor *t)
 {
     if (n->n_saved >= (int)(sizeof n->saved / sizeof n->saved[0]))
         return ed__err(ED_E_STATE, "%s: too many saved tensors", n->name);
-    n->saved[n->n_saved++] = ed_tensor_retain(t);
+    n->saved[n->n_saved++] = n->in_arena ? t : ed_tensor_retain(t);
     return ED_OK;
 }
 

@@ -143,6 +143,11 @@ const ed_kernel *ed_backend_find(ed_op op, ed_pass pass, const void *params, ed_
 /* Disable all backends (tests compare them with the reference). */
 void ed_backend_set_enabled(bool on);
 
+/* ---- parameters ----------------------------------------------------------
+ * The packed blocks of a params set (nn/params.c): all trainable data, their
+ * gradients, numel floats each. Returns 0 before ed_params_pack. */
+int ed__params_blocks(const ed_params *p, float **data, float **grad, int64_t *numel);
+
 /* ---- small helpers ------------------------------------------------------- */
 static inline float *ed__f32(ed_tensor *t) { return (float *)t->data; }
 static inline const float *ed__cf32(const ed_tensor *t) { return (const float *)t->data; }

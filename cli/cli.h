@@ -1,0 +1,48 @@
+/* Shared helpers of the encdec command: errors in one format, option
+ * parsing, progress lines. Each verb lives in cmd_<verb>.c. */
+#ifndef ED_CLI_H
+#define ED_CLI_H
+
+#include "encdec.h"
+
+#include <stdbool.h>
+
+/* Exit statuses: 1 for bad input or a failed operation, 2 for bad usage. */
+#define CLI_EXIT_INPUT 1
+#define CLI_EXIT_USAGE 2
+
+/* "encdec: error: <message>" on stderr; returns CLI_EXIT_INPUT. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The library's last error, prefixed with what was being done. */
+int cli_lib_error(const char *doing);
+/* "encdec: error: <message>\nTry 'encdec <verb> --help'."; returns CLI_EXIT_USAGE. */
+int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Option parsing over argv[1..]: cli_flag() for --name, cli_value() for
+ * --name VALUE or --name=VALUE (returns NULL when argv[*i] is not it).
+ * Parse loops call cli_unknown() for anything left. */
+bool cli_flag(char **argv, int *i, const char *name);
+const char *cli_value(int argc, char **argv, int *i, const char *name, bool *missing);
+bool cli_parse_int(const char *s, long lo, long hi, long *out);
+bool cli_parse_double(const char *s, double lo, double hi, double *out);
+bool cli_wants_help(int argc, char **argv);
+
+/* Data folder: --data, else $ENCDEC_DATA, else ../shared/data beside the
+ * source tree or the working directory. Returns NULL if none exists. */
+const char *cli_data_root(const char *given, char *buf, size_t n);
+
+/* Progress: a bar with ETA on a terminal, nothing otherwise (callers print
+ * one plain line per epoch). */
+void cli_progress(const char *what, long done, long total, double elapsed_s, const char *extra);
+void cli_progress_end(void);
+double cli_now(void);
+
+/* The verbs. */
+int cmd_demo(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_enhance(int argc, char **argv);
+
+#endif

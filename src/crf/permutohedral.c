@@ -1,0 +1,608 @@
+/* The permutohedral lattice (Adams, Baek, Davis 2010; see permutohedral.h).
+ *
+ * Building it (ed__lattice_init), for each point p with features f (d):
+ *  1. elevate f onto the plane x . 1 = 0 in R^(d+1) (E f, with E scaled so
+ *     that the blur below has the standard deviation of a unit Gaussian,
+ *     p. 5-6 of the paper);
+ *  2. find the nearest remainder-0 lattice point by rounding, rank the
+ *     differences to find the simplex, and the barycentric weights (p. 10);
+ *  3. the simplex's d + 1 corners are keys (d integers; the last coordinate
+ *     is minus their sum) looked up in a hash table, giving vertex ids.
+ * Steps 1-2 run in parallel over points; step 3 inserts in point order, so
+ * vertex ids are the order of first appearance, whatever the thread count.
+ * A point in the same simplex as the point before it (the usual case on an
+ * image) reuses its ids without hashing.
+ *
+ * Filtering (ed__lattice_filter) is splat, blur along each of the d + 1
+ * axes (v += (left + right) / 2, ping-ponging two buffers) and slice, scaled
+ * by alpha = 1 / (1 + 2^-d) as Krähenbühl's code. The splat is a gather over
+ * each vertex's points (csr_*), so it runs in parallel over vertices and
+ * adds in the same order as a sequential scatter; blur is parallel over
+ * vertices and slice over points. No step reduces across threads, so the
+ * output is the same for any thread count. */
+#include "crf/permutohedral.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define CHUNK 512   /* points or vertices per parallel work item */
+
+/* ---- hash table of keys ---------------------------------------------------- */
+
+typedef struct {
+    int d;
+    int32_t *keys;      /* filled x d */
+    int64_t keys_cap;   /* rows */
+    int32_t *slots;     /* vertex id or -1 */
+    uint64_t cap;       /* power of two */
+    int32_t filled;
+} htab;
+
+static inline uint64_t hash_key(const int32_t *k, int d)
+{
+    uint64_t h = 0;
+    for (int i = 0; i < d; i++) h = (h + (uint32_t)k[i]) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 31);
+}
+
+static inline int key_eq(const int32_t *a, const int32_t *b, int d)
+{
+    for (int i = 0; i < d; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+static int ht_init(htab *t, int d, int64_t expect)
+{
+    t->d = d;
+    t->cap = 1024;
+    while (t->cap < (uint64_t)expect * 2) t->cap <<= 1;
+    t->keys_cap = (int64_t)(t->cap / 2);
+    t->filled = 0;
+    t->slots = malloc(t->cap * sizeof *t->slots);
+    t->keys = malloc((size_t)t->keys_cap * (size_t)d * sizeof *t->keys);
+    if (!t->slots || !t->keys) return -1;
+    memset(t->slots, 0xff, t->cap * sizeof *t->slots);
+    return 0;
+}
+
+static void ht_free(htab *t)
+{
+    free(t->slots);
+    free(t->keys);
+    t->slots = NULL;
+    t->keys = NULL;
+}
+
+static int32_t ht_find(const htab *t, const int32_t *k)
+{
+    uint64_t mask = t->cap - 1, i = hash_key(k, t->d) & mask;
+    for (;;) {
+        int32_t e = t->slots[i];
+        if (e < 0) return -1;
+        if (key_eq(t->keys + (int64_t)e * t->d, k, t->d)) return e;
+        i = (i + 1) & mask;
+    }
+}
+
+static int ht_grow(htab *t)
+{
+    uint64_t cap = t->cap * 2, mask = cap - 1;
+    int32_t *slots = malloc(cap * sizeof *slots);
+    int32_t *keys = realloc(t->keys, (size_t)(cap / 2) * (size_t)t->d * sizeof *keys);
+    if (!slots || !keys) {
+        free(slots);
+        if (keys) t->keys = keys;
+        return -1;
+    }
+    t->keys = keys;
+    memset(slots, 0xff, cap * sizeof *slots);
+    for (int32_t e = 0; e < t->filled; e++) {
+        uint64_t i = hash_key(keys + (int64_t)e * t->d, t->d) & mask;
+        while (slots[i] >= 0) i = (i + 1) & mask;
+        slots[i] = e;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    t->keys_cap = (int64_t)(cap / 2);
+    return 0;
+}
+
+/* The id of key k, inserting it if new; -1 when out of memory. */
+static int32_t ht_insert(htab *t, const int32_t *k)
+{
+    if ((uint64_t)(t->filled + 1) * 2 > t->cap && ht_grow(t)) return -1;
+    uint64_t mask = t->cap - 1, i = hash_key(k, t->d) & mask;
+    for (;;) {
+        int32_t e = t->slots[i];
+        if (e < 0) break;
+        if (key_eq(t->keys + (int64_t)e * t->d, k, t->d)) return e;
+        i = (i + 1) & mask;
+    }
+    int32_t e = t->filled++;
+    memcpy(t->keys + (int64_t)e * t->d, k, (size_t)t->d * sizeof *k);
+    t->slots[i] = e;
+    return e;
+}
+
+/* ---- embedding a point ----------------------------------------------------- */
+
+/* Steps 1-2 for EMBED_W points at once (SoA, one vector lane a point),
+ * float for float as densecrf's SSE init: its rounding is round-half-even
+ * (here the 1.5 * 2^23 trick, exact below 2^22), its ranks small integers.
+ * The barycentric weights are gathered rather than scattered: as the ranks
+ * are a permutation, weight p is v[rank = d - p] - v[rank = d - p + 1],
+ * the same single rounding as densecrf's += / -=. Writes, for points
+ * i0 .. i0 + cnt - 1, the remainder-0 point rem0 (d+1), the rank of each
+ * coordinate (d+1) and the barycentric weights (d+1). Returns 0, or -1 when
+ * an elevated point is not finite or too large for the rounding. */
+#define EMBED_W 8
+typedef float vf __attribute__((vector_size(EMBED_W * 4)));
+typedef int32_t vi __attribute__((vector_size(EMBED_W * 4)));
+#define EMBED_LIMIT 4.0e6f
+
+static int embed_points(const float *f, int64_t n, int d, const float *scale, int64_t i0, int cnt,
+                        int32_t *rem0_out, uint8_t *rank_out, float *bary_out)
+{
+    vf el[ED_LATTICE_MAX_DIMS + 1], rem0[ED_LATTICE_MAX_DIMS + 1], diff[ED_LATTICE_MAX_DIMS + 1];
+    vi rank[ED_LATTICE_MAX_DIMS + 1];
+    const float invdp1 = 1.0f / (float)(d + 1), dp1 = (float)(d + 1);
+    const vf magic = (vf){ 0 } + 12582912.0f;   /* 1.5 * 2^23 */
+    vf sm = (vf){ 0 };
+    for (int j = d; j > 0; j--) {
+        vf x = (vf){ 0 };
+        if (cnt == EMBED_W) memcpy(&x, f + (int64_t)(j - 1) * n + i0, sizeof x);
+        else
+            for (int k = 0; k < cnt; k++) x[k] = f[(int64_t)(j - 1) * n + i0 + k];
+        vf cf = x * scale[j - 1];
+        el[j] = sm - (float)j * cf;
+        sm += cf;
+    }
+    el[0] = sm;
+    vf sum = (vf){ 0 };
+    vi ok = (vi){ 0 } - 1;
+    for (int i = 0; i <= d; i++) {
+        vf a = el[i];
+        ok &= (a < EMBED_LIMIT) & (a > -EMBED_LIMIT);
+        vf v = (invdp1 * a + magic) - magic;
+        rem0[i] = v * dp1;
+        sum += v;
+        diff[i] = a - rem0[i];
+        rank[i] = (vi){ 0 };
+    }
+    for (int k = 0; k < cnt; k++)
+        if (!ok[k]) return -1;
+    for (int i = 0; i < d; i++)
+        for (int j = i + 1; j <= d; j++) {
+            vi c = diff[i] < diff[j];   /* -1 or 0 */
+            rank[i] -= c;
+            rank[j] += 1 + c;
+        }
+    /* If the rounded point is off the plane (sum != 0), bring it back. */
+    const vi isum = __builtin_convertvector(sum, vi);
+    for (int i = 0; i <= d; i++) {
+        vi r = rank[i] + isum;
+        vi wrap = (r > d) - (r < 0);   /* +1 below 0, -1 above d */
+        rank[i] = r + wrap * (d + 1);
+        rem0[i] += __builtin_convertvector(wrap, vf) * dp1;
+    }
+    vf v[ED_LATTICE_MAX_DIMS + 1], by_rank[ED_LATTICE_MAX_DIMS + 2];
+    for (int i = 0; i <= d; i++) v[i] = (el[i] - rem0[i]) * invdp1;
+    for (int q = 0; q <= d + 1; q++) {   /* by_rank[q]: v of the coordinate of rank q */
+        vi acc = (vi){ 0 };
+        for (int i = 0; i <= d; i++) acc |= (vi)v[i] & (rank[i] == q);
+        by_rank[q] = (vf)acc;
+    }
+    for (int k = 0; k < cnt; k++) {
+        const int64_t o = (i0 + k) * (d + 1);
+        float b0 = by_rank[d][k], last = -by_rank[0][k];
+        for (int p = 1; p <= d; p++) bary_out[o + p] = by_rank[d - p][k] - by_rank[d - p + 1][k];
+        bary_out[o] = b0 + (1.0f + last);
+        for (int i = 0; i <= d; i++) {
+            rem0_out[o + i] = (int32_t)rem0[i][k];
+            rank_out[o + i] = (uint8_t)rank[i][k];
+        }
+    }
+    return 0;
+}
+
+/* Corner r of the simplex: rem0 plus the canonical simplex's row r. */
+static inline void corner_key(const int32_t *rem0, const uint8_t *rank, int d, int r, int32_t *key)
+{
+    for (int i = 0; i < d; i++) key[i] = rem0[i] + (rank[i] <= d - r ? r : r - (d + 1));
+}
+
+#ifdef ED_CRF_PROFILE
+#include <stdio.h>
+#include <time.h>
+double ed__crf_prof[10];
+static double prof_now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
+#define PROF(k) do { double t_ = prof_now(); ed__crf_prof[k] += t_ - prof_t; prof_t = t_; } while (0)
+#define PROF_START() double prof_t = prof_now()
+#else
+#define PROF(k) do { } while (0)
+#define PROF_START() do { } while (0)
+#endif
+
+void ed__lattice_free(ed__lattice *lat)
+{
+    if (!lat) return;
+    free(lat->offset);
+    free(lat->slice_w);
+    free(lat->nbr);
+    free(lat->csr_start);
+    free(lat->csr_point);
+    free(lat->splat_w);
+    memset(lat, 0, sizeof *lat);
+}
+
+/* Scratch of ed__lattice_init, freed on every path. */
+typedef struct {
+    int32_t *rem0;
+    uint8_t *rank;
+    int64_t *bad;
+    int nc;            /* chunks of points hashed in parallel */
+    htab *tabs;        /* nc tables; tabs[0] becomes the lattice's */
+    int32_t **rename;  /* nc: chunk-local id -> lattice id (chunks > 0) */
+    int32_t **count;   /* nc x m: per-chunk vertex counts, then cursors */
+} init_scratch;
+
+static void scratch_free(init_scratch *s)
+{
+    free(s->rem0);
+    free(s->rank);
+    free(s->bad);
+    for (int c = 0; c < s->nc; c++) {
+        if (s->tabs) ht_free(&s->tabs[c]);
+        if (s->rename) free(s->rename[c]);
+        if (s->count) free(s->count[c]);
+    }
+    free(s->tabs);
+    free(s->rename);
+    free(s->count);
+}
+
+static ed_status fail(ed__lattice *lat, init_scratch *s, ed_status st)
+{
+    scratch_free(s);
+    ed__lattice_free(lat);
+    return st;
+}
+
+static ed_status nomem(ed__lattice *lat, init_scratch *s, const char *op)
+{
+    return fail(lat, s, ed__err(ED_E_NOMEM, "%s: out of memory building the lattice", op));
+}
+
+/* Points [c * n / nc, (c + 1) * n / nc) form chunk c. */
+static inline int64_t chunk_lo(int64_t n, int nc, int c) { return n * c / nc; }
+
+/* Step 3 for one chunk: corner ids in the chunk's own table. */
+static int hash_chunk(ed__lattice *lat, init_scratch *s, int c)
+{
+    const int d = lat->d, dp1 = d + 1;
+    const int64_t n = lat->n, i0 = chunk_lo(n, s->nc, c), i1 = chunk_lo(n, s->nc, c + 1);
+    htab *t = &s->tabs[c];
+    if (ht_init(t, d, (i1 - i0) / 8)) return -1;
+    int32_t key[ED_LATTICE_MAX_DIMS];
+    for (int64_t i = i0; i < i1; i++) {
+        const int32_t *r0 = s->rem0 + i * dp1;
+        const uint8_t *rk = s->rank + i * dp1;
+        int32_t *off = lat->offset + i * dp1;
+        if (i > i0 && !memcmp(r0, r0 - dp1, (size_t)dp1 * sizeof *r0) && !memcmp(rk, rk - dp1, (size_t)dp1)) {
+            memcpy(off, off - dp1, (size_t)dp1 * sizeof *off);
+            continue;
+        }
+        for (int r = 0; r <= d; r++) {
+            corner_key(r0, rk, d, r, key);
+            if ((off[r] = ht_insert(t, key)) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, const char *op)
+{
+    memset(lat, 0, sizeof *lat);
+    if (d < 1 || d > ED_LATTICE_MAX_DIMS)
+        return ed__err(ED_E_ARG, "%s: features need 1 to %d dimensions, got %d", op, ED_LATTICE_MAX_DIMS, d);
+    if (n < 1 || n * (d + 1) > INT32_MAX)
+        return ed__err(ED_E_ARG, "%s: %lld points with %d feature dimensions is out of range (1 to %lld points)",
+                       op, (long long)n, d, (long long)(INT32_MAX / (d + 1)));
+    const int dp1 = d + 1;
+    const int64_t ne = n * dp1;
+    init_scratch s;
+    memset(&s, 0, sizeof s);
+    lat->d = d;
+    lat->n = (int32_t)n;
+    lat->offset = malloc((size_t)ne * sizeof *lat->offset);
+    lat->slice_w = malloc((size_t)ne * sizeof *lat->slice_w);   /* the barycentric weights, for now */
+    s.rem0 = malloc((size_t)ne * sizeof *s.rem0);
+    s.rank = malloc((size_t)ne);
+    const int64_t nch = (n + CHUNK - 1) / CHUNK;
+    s.bad = malloc((size_t)nch * sizeof *s.bad);
+    if (!lat->offset || !lat->slice_w || !s.rem0 || !s.rank || !s.bad) return nomem(lat, &s, op);
+    PROF_START();
+
+    /* Diagonal of E scaled for the blur's standard deviation (p. 5-6). */
+    float scale[ED_LATTICE_MAX_DIMS];
+    float inv_std_dev = (float)(sqrt(2.0 / 3.0) * dp1);
+    for (int i = 0; i < d; i++) scale[i] = (float)(1.0 / sqrt((double)((i + 2) * (i + 1))) * inv_std_dev);
+
+    /* 1-2: embed every point; a bad point is reported by the first chunk
+     * holding one. */
+    ED_PARALLEL_FOR
+    for (int64_t c = 0; c < nch; c++) {
+        int64_t i1 = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
+        s.bad[c] = -1;
+        for (int64_t i = c * CHUNK; i < i1; i += EMBED_W) {
+            int cnt = i1 - i < EMBED_W ? (int)(i1 - i) : EMBED_W;
+            if (embed_points(f, n, d, scale, i, cnt, s.rem0, s.rank, lat->slice_w) && s.bad[c] < 0) s.bad[c] = i;
+        }
+    }
+    for (int64_t c = 0; c < nch; c++)
+        if (s.bad[c] >= 0) {
+            /* Name the point: the first non-finite one of the block, else
+             * the one with the largest feature. */
+            int64_t worst = s.bad[c], i1 = s.bad[c] + EMBED_W < n ? s.bad[c] + EMBED_W : n;
+            float big = -1.0f;
+            for (int64_t i = s.bad[c]; i < i1; i++)
+                for (int j = 0; j < d; j++) {
+                    float a = fabsf(f[j * n + i]);
+                    if (!isfinite(a))
+                        return fail(lat, &s, ed__err(ED_E_NAN, "%s: feature %d of point %lld is not finite", op, j,
+                                                     (long long)i));
+                    if (a > big) {
+                        big = a;
+                        worst = i;
+                    }
+                }
+            return fail(lat, &s, ed__err(ED_E_RANGE, "%s: feature of point %lld is too large for the lattice (%g; "
+                                         "features must stay below about 1e6 / (d + 1))", op, (long long)worst, big));
+        }
+    PROF(4);
+
+    /* 3: vertex ids. Chunks of points fill their own tables in parallel;
+     * the tables are merged in chunk order and the chunks' ids renamed.
+     * Ids thus depend on the thread count, but nothing computed from the
+     * lattice does: the splat sums each vertex's points in point order,
+     * blur and slice work per vertex and per point. */
+    int nc = ed_get_num_threads();
+    if (nc > n / 4096) nc = n / 4096 > 1 ? (int)(n / 4096) : 1;
+    s.nc = nc;
+    s.tabs = calloc((size_t)nc, sizeof *s.tabs);
+    s.rename = calloc((size_t)nc, sizeof *s.rename);
+    s.count = calloc((size_t)nc, sizeof *s.count);
+    int *hfail = calloc((size_t)nc, sizeof *hfail);
+    if (!s.tabs || !s.rename || !s.count || !hfail) {
+        free(hfail);
+        return nomem(lat, &s, op);
+    }
+    ED_PARALLEL_FOR
+    for (int c = 0; c < nc; c++) hfail[c] = hash_chunk(lat, &s, c);
+    int any = 0;
+    for (int c = 0; c < nc; c++) any |= hfail[c];
+    free(hfail);
+    if (any) return nomem(lat, &s, op);
+    free(s.rem0);
+    free(s.rank);
+    s.rem0 = NULL;
+    s.rank = NULL;
+    htab *t = &s.tabs[0];
+    for (int c = 1; c < nc; c++) {
+        htab *tc = &s.tabs[c];
+        if (!(s.rename[c] = malloc((size_t)(tc->filled ? tc->filled : 1) * sizeof *s.rename[c]))) return nomem(lat, &s, op);
+        for (int32_t e = 0; e < tc->filled; e++)
+            if ((s.rename[c][e] = ht_insert(t, tc->keys + (int64_t)e * d)) < 0) return nomem(lat, &s, op);
+        ht_free(tc);
+    }
+    if (nc > 1) {
+        ED_PARALLEL_FOR
+        for (int c = 1; c < nc; c++) {
+            const int32_t *rn = s.rename[c];
+            for (int64_t e = chunk_lo(n, nc, c) * dp1; e < chunk_lo(n, nc, c + 1) * dp1; e++)
+                lat->offset[e] = rn[lat->offset[e]];
+        }
+    }
+    PROF(5);
+    const int32_t m = t->filled;
+    lat->m = m;
+
+    /* Blur neighbours: along axis j, key -/+ 1 on every coordinate but j,
+     * which moves -/+ d (for j = d only the stored d coordinates move). */
+    lat->nbr = malloc((size_t)dp1 * (size_t)m * 2 * sizeof *lat->nbr);
+    lat->csr_start = malloc(((size_t)m + 1) * sizeof *lat->csr_start);
+    lat->csr_point = malloc((size_t)ne * sizeof *lat->csr_point);
+    lat->splat_w = malloc((size_t)ne * sizeof *lat->splat_w);
+    if (!lat->nbr || !lat->csr_start || !lat->csr_point || !lat->splat_w) return nomem(lat, &s, op);
+    const int64_t mch = ((int64_t)m + CHUNK - 1) / CHUNK;
+    ED_PARALLEL_FOR
+    for (int64_t c = 0; c < mch; c++) {
+        int32_t k1[ED_LATTICE_MAX_DIMS], k2[ED_LATTICE_MAX_DIMS];
+        int64_t v1 = (c + 1) * CHUNK < m ? (c + 1) * CHUNK : m;
+        for (int64_t v = c * CHUNK; v < v1; v++) {
+            const int32_t *k = t->keys + v * d;
+            for (int j = 0; j <= d; j++) {
+                for (int i = 0; i < d; i++) {
+                    k1[i] = k[i] - 1;
+                    k2[i] = k[i] + 1;
+                }
+                if (j < d) {
+                    k1[j] = k[j] + d;
+                    k2[j] = k[j] - d;
+                }
+                int32_t a = ht_find(t, k1), b = ht_find(t, k2);
+                int32_t *nb = lat->nbr + ((int64_t)j * m + v) * 2;
+                nb[0] = a < 0 ? m : a;
+                nb[1] = b < 0 ? m : b;
+            }
+        }
+    }
+    ht_free(t);
+    PROF(6);
+
+    /* The splat's gather lists, in point order: per-chunk counts, turned
+     * into per-chunk cursors (chunk c's points on v follow chunk c-1's),
+     * then each chunk files its entries. */
+    for (int c = 0; c < nc; c++)
+        if (!(s.count[c] = calloc((size_t)m + 1, sizeof *s.count[c]))) return nomem(lat, &s, op);
+    ED_PARALLEL_FOR
+    for (int c = 0; c < nc; c++) {
+        int32_t *cnt = s.count[c];
+        for (int64_t e = chunk_lo(n, nc, c) * dp1; e < chunk_lo(n, nc, c + 1) * dp1; e++) cnt[lat->offset[e]]++;
+    }
+    int32_t run = 0;
+    for (int32_t v = 0; v < m; v++) {
+        lat->csr_start[v] = run;
+        for (int c = 0; c < nc; c++) {
+            int32_t k = s.count[c][v];
+            s.count[c][v] = run;
+            run += k;
+        }
+    }
+    lat->csr_start[m] = run;
+    ED_PARALLEL_FOR
+    for (int c = 0; c < nc; c++) {
+        int32_t *cur = s.count[c];
+        for (int64_t i = chunk_lo(n, nc, c); i < chunk_lo(n, nc, c + 1); i++)
+            for (int r = 0; r < dp1; r++) {
+                int32_t k = cur[lat->offset[i * dp1 + r]]++;
+                lat->csr_point[k] = (int32_t)i;
+                lat->splat_w[k] = lat->slice_w[i * dp1 + r];
+            }
+    }
+    PROF(7);
+    /* Krähenbühl's "magic scaling constant" of the blur, folded into the
+     * slice's weights. */
+    const float alpha = 1.0f / (1.0f + powf(2.0f, (float)-d));
+    ED_PARALLEL_FOR
+    for (int64_t c = 0; c < nch; c++) {
+        int64_t e1 = ((c + 1) * CHUNK < n ? (c + 1) * CHUNK : n) * dp1;
+        for (int64_t e = c * CHUNK * dp1; e < e1; e++) lat->slice_w[e] *= alpha;
+    }
+    PROF(8);
+    scratch_free(&s);
+    return ED_OK;
+}
+
+void ed__lattice_scale(ed__lattice *lat, const float *pre, const float *post)
+{
+    const int dp1 = lat->d + 1;
+    const int64_t m = lat->m, n = lat->n, mch = (m + CHUNK - 1) / CHUNK, nch = (n + CHUNK - 1) / CHUNK;
+    if (pre) {
+        ED_PARALLEL_FOR
+        for (int64_t c = 0; c < mch; c++) {
+            int32_t k1 = lat->csr_start[(c + 1) * CHUNK < m ? (c + 1) * CHUNK : m];
+            for (int32_t k = lat->csr_start[c * CHUNK]; k < k1; k++) lat->splat_w[k] *= pre[lat->csr_point[k]];
+        }
+    }
+    if (post) {
+        ED_PARALLEL_FOR
+        for (int64_t c = 0; c < nch; c++) {
+            int64_t i1 = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
+            for (int64_t i = c * CHUNK; i < i1; i++)
+                for (int r = 0; r < dp1; r++) lat->slice_w[i * dp1 + r] *= post[i];
+        }
+    }
+}
+
+size_t ed__lattice_work_floats(const ed__lattice *lat, int lp)
+{
+    return 2 * ((size_t)lat->m + 1) * (size_t)lp;
+}
+
+/* ---- filtering --------------------------------------------------------------
+ * Values move as vectors of 4 floats (GCC/Clang vector extensions), G = lp/4
+ * of them a row; rows are whole vectors, so loads are aligned. The splat
+ * keeps a row's sums in up to BLOCK vectors and walks wider rows block by
+ * block. */
+
+#define BLOCK 8
+
+ED__ALWAYS_INLINE void splat_block(const ed__lattice *lat, const ed__v4 *restrict in, ed__v4 *restrict vals,
+                                   const int G, const int g0, const int gw, int64_t v0, int64_t v1)
+{
+    for (int64_t v = v0; v < v1; v++) {
+        ed__v4 acc[BLOCK];
+        for (int g = 0; g < gw; g++) acc[g] = (ed__v4){ 0 };
+        for (int32_t k = lat->csr_start[v]; k < lat->csr_start[v + 1]; k++) {
+            const float w = lat->splat_w[k];
+            const ed__v4 *x = in + (int64_t)lat->csr_point[k] * G + g0;
+            for (int g = 0; g < gw; g++) acc[g] += w * x[g];
+        }
+        ed__v4 *o = vals + v * G + g0;
+        for (int g = 0; g < gw; g++) o[g] = acc[g];
+    }
+}
+
+ED__ALWAYS_INLINE void splat_g(const ed__lattice *lat, const ed__v4 *restrict in, ed__v4 *restrict vals, const int G,
+                               int64_t v0, int64_t v1)
+{
+    if (G <= BLOCK) splat_block(lat, in, vals, G, 0, G, v0, v1);
+    else
+        for (int g0 = 0; g0 < G; g0 += BLOCK) splat_block(lat, in, vals, G, g0, G - g0 < BLOCK ? G - g0 : BLOCK, v0, v1);
+}
+
+ED__ALWAYS_INLINE void blur_g(const int32_t *nbr, const ed__v4 *restrict src, ed__v4 *restrict dst, const int G,
+                              int64_t v0, int64_t v1)
+{
+    for (int64_t v = v0; v < v1; v++) {
+        const ed__v4 *a = src + (int64_t)nbr[2 * v] * G, *b = src + (int64_t)nbr[2 * v + 1] * G, *s = src + v * G;
+        ed__v4 *o = dst + v * G;
+        for (int g = 0; g < G; g++) o[g] = s[g] + 0.5f * (a[g] + b[g]);
+    }
+}
+
+static void splat_range(const ed__lattice *lat, const ed__v4 *in, ed__v4 *vals, int G, int64_t v0, int64_t v1)
+{
+#define CALL(g) splat_g(lat, in, vals, g, v0, v1)
+    ED__DISPATCH_G(G, CALL)
+#undef CALL
+}
+
+static void blur_range(const int32_t *nbr, const ed__v4 *src, ed__v4 *dst, int G, int64_t v0, int64_t v1)
+{
+#define CALL(g) blur_g(nbr, src, dst, g, v0, v1)
+    ED__DISPATCH_G(G, CALL)
+#undef CALL
+}
+
+const float *ed__lattice_splat_blur(const ed__lattice *lat, const float *in, int lp, float *work)
+{
+    const int64_t m = lat->m;
+    const int G = lp / 4;
+    ed__v4 *a = (ed__v4 *)work, *b = (ed__v4 *)work + (m + 1) * G;
+    for (int g = 0; g < G; g++) a[m * G + g] = b[m * G + g] = (ed__v4){ 0 };   /* the zero row */
+    const int64_t mch = (m + CHUNK - 1) / CHUNK;
+    PROF_START();
+    ED_PARALLEL_FOR
+    for (int64_t c = 0; c < mch; c++)
+        splat_range(lat, (const ed__v4 *)in, a, G, c * CHUNK, (c + 1) * CHUNK < m ? (c + 1) * CHUNK : m);
+    PROF(0);
+    for (int j = 0; j <= lat->d; j++) {
+        const int32_t *nbr = lat->nbr + (int64_t)j * m * 2;
+        ED_PARALLEL_FOR
+        for (int64_t c = 0; c < mch; c++)
+            blur_range(nbr, a, b, G, c * CHUNK, (c + 1) * CHUNK < m ? (c + 1) * CHUNK : m);
+        ed__v4 *t = a;
+        a = b;
+        b = t;
+    }
+    PROF(1);
+    return (const float *)a;
+}
+
+void ed__lattice_filter(const ed__lattice *lat, const float *in, int lp, float *out, float *work)
+{
+    const ed__v4 *vals = (const ed__v4 *)ed__lattice_splat_blur(lat, in, lp, work);
+    const int64_t n = lat->n, nch = (n + CHUNK - 1) / CHUNK;
+    const int G = lp / 4;
+    ED_PARALLEL_FOR
+    for (int64_t c = 0; c < nch; c++) {
+        int64_t i1 = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
+        for (int64_t i = c * CHUNK; i < i1; i++)
+            for (int g0 = 0; g0 < G; g0 += BLOCK)
+                ed__lattice_slice_point(lat, vals, G, g0, G - g0 < BLOCK ? G - g0 : BLOCK, i, (ed__v4 *)out + i * G + g0);
+    }
+}

@@ -1,0 +1,96 @@
+/* The permutohedral lattice (Adams, Baek, Davis, "Fast High-Dimensional
+ * Filtering Using the Permutohedral Lattice", Eurographics 2010): Gaussian
+ * filtering of values attached to n points with d-dimensional features, in
+ * time linear in n * d. Each point lies in one simplex of the lattice; its
+ * d + 1 corners get the value times the point's barycentric weight (splat),
+ * the lattice is blurred with [1/2 1 1/2] along each of its d + 1 axes
+ * (blur), and each point reads back the weighted sum of its corners (slice).
+ * The arithmetic is Krähenbühl's (densecrf's permutohedral.cpp, the SSE
+ * path pydensecrf runs), so the lattice, and the filtered values up to
+ * float rounding, are pydensecrf's.
+ *
+ * Layouts: features (d, n) dimension-major as given; values n x lp floats,
+ * point-major, lp a multiple of 4 >= the number of channels (padding lanes
+ * are filtered like the others). */
+#ifndef ED_CRF_PERMUTOHEDRAL_H
+#define ED_CRF_PERMUTOHEDRAL_H
+
+#include "core/ed_internal.h"
+
+#define ED_LATTICE_MAX_DIMS 32
+
+typedef struct ed__lattice {
+    int d;               /* feature dimensions */
+    int32_t n;           /* points */
+    int32_t m;           /* lattice vertices; row m of a value buffer is the zero row */
+    int32_t *offset;     /* n * (d+1): the vertex at each corner of a point's simplex */
+    float *slice_w;      /* n * (d+1): barycentric weight of each corner x alpha x post */
+    int32_t *nbr;        /* (d+1) * m * 2: neighbours (minus, plus) along each axis, m if absent */
+    /* The splat as a gather: the points on vertex v are
+     * csr_point[csr_start[v] .. csr_start[v+1]), in point order, with
+     * weights splat_w (barycentric x pre), so each vertex sums its points in
+     * the order a sequential scatter would, whatever the thread count. */
+    int32_t *csr_start;  /* m + 1 */
+    int32_t *csr_point;  /* n * (d+1) */
+    float *splat_w;      /* n * (d+1) */
+} ed__lattice;
+
+/* Build the lattice of n points with features f (d, n). op names the caller
+ * in messages. Errors: non-finite or too large features, no memory. */
+ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, const char *op);
+void ed__lattice_free(ed__lattice *lat);
+
+/* Multiplies the filter by diagonal scalings: from now on filter computes
+ * post .* K (pre .* in) (times any earlier scalings); NULL means ones. */
+void ed__lattice_scale(ed__lattice *lat, const float *pre, const float *post);
+
+/* Scratch floats filter needs for lp channels: 2 * (m + 1) * lp. */
+size_t ed__lattice_work_floats(const ed__lattice *lat, int lp);
+
+/* Values travel as vectors of 4 floats (GCC/Clang vector extensions). */
+typedef float ed__v4 __attribute__((vector_size(16)));
+
+/* Kernels that loop over a row's G vectors are inlined into callers that
+ * pass G as a constant for the common widths (lp <= 32), so the row stays
+ * in registers; CALL(g) is made with g constant where possible. */
+#define ED__ALWAYS_INLINE static inline __attribute__((always_inline))
+#define ED__DISPATCH_G(G, CALL)                                                    \
+    switch (G) {                                                                   \
+    case 1: CALL(1); break;                                                        \
+    case 2: CALL(2); break;                                                        \
+    case 3: CALL(3); break;                                                        \
+    case 4: CALL(4); break;                                                        \
+    case 5: CALL(5); break;                                                        \
+    case 6: CALL(6); break;                                                        \
+    case 7: CALL(7); break;                                                        \
+    case 8: CALL(8); break;                                                        \
+    default: CALL(G); break;                                                       \
+    }
+
+/* Splat in (n x lp floats, lp a multiple of 4, 16-byte aligned) onto the
+ * lattice (with the pre scaling) and blur it; returns the blurred values
+ * (m + 1 rows of lp floats, the last zero), which live in work:
+ * ed__lattice_work_floats(lat, lp) floats, 16-byte aligned. */
+const float *ed__lattice_splat_blur(const ed__lattice *lat, const float *in, int lp, float *work);
+
+/* s[0 .. gw) = vectors g0 .. g0 + gw of the slice at point i of blurred
+ * values vals (rows of G vectors), with alpha and the post scaling:
+ * post[i] * K(pre .* in)[i]. */
+ED__ALWAYS_INLINE void ed__lattice_slice_point(const ed__lattice *lat, const ed__v4 *vals, const int G, const int g0,
+                                               const int gw, int64_t i, ed__v4 *s)
+{
+    const int dp1 = lat->d + 1;
+    const int32_t *off = lat->offset + i * dp1;
+    const float *sw = lat->slice_w + i * dp1;
+    for (int g = 0; g < gw; g++) s[g] = (ed__v4){ 0 };
+    for (int r = 0; r < dp1; r++) {
+        const float w = sw[r];
+        const ed__v4 *x = vals + (int64_t)off[r] * G + g0;
+        for (int g = 0; g < gw; g++) s[g] += w * x[g];
+    }
+}
+
+/* out = post .* K(pre .* in), all n x lp floats (splat_blur's layout). */
+void ed__lattice_filter(const ed__lattice *lat, const float *in, int lp, float *out, float *work);
+
+#endif

@@ -1,0 +1,97 @@
+/* Unary energies for the dense CRF, as pydensecrf.utils:
+ *   unary_from_softmax(probs (C, ...), scale, clip) -> f32 (C, prod(...))
+ *     = -log(clip(p', clip, 1)), p' = scale * p + (1 - scale) / C when a
+ *     scale is given (then in float64, as numpy's promotion does), else p
+ *     (float32 arithmetic, as numpy on a float32 array);
+ *   unary_from_labels(labels (...), n, gt_prob, zero_unsure) -> f32 (n, numel):
+ *     -log(gt_prob) at the given label, -log((1 - gt_prob) / (n - 1))
+ *     elsewhere; with zero_unsure, value 0 is "unknown" (-log(1 / n) for
+ *     every label) and value v > 0 is label v - 1.
+ * The arguments that pydensecrf asserts on are errors here. */
+#include "core/ed_internal.h"
+
+#include <math.h>
+
+ed_status ed_crf_unary_from_softmax(const ed_tensor *probs, double scale, double clip, ed_tensor **unary)
+{
+    const char *op = "crf_unary_from_softmax";
+    if (!unary) return ed__err(ED_E_ARG, "%s: unary is NULL", op);
+    *unary = NULL;
+    if (!probs) return ed__err(ED_E_ARG, "%s: probs is NULL", op);
+    char buf[ED_SHAPE_BUF];
+    if (probs->dtype != ED_F32)
+        return ed__err(ED_E_DTYPE, "%s: probs must be float32, got %s", op, ed_dtype_name(probs->dtype));
+    if (probs->ndim < 1 || probs->numel == 0)
+        return ed__err(ED_E_SHAPE, "%s: probs must be (labels, ...) with no zero size, got %s", op,
+                       ed__shape_str(probs, buf));
+    if (isnan(scale) || scale > 1.0)
+        return ed__err(ED_E_ARG, "%s: scale must be in (0, 1] (or <= 0 for none), got %g", op, scale);
+    if (isnan(clip) || clip > 1.0)
+        return ed__err(ED_E_ARG, "%s: clip must be <= 1 (or < 0 for none), got %g", op, clip);
+    const int64_t C = probs->shape[0], n = probs->numel / C;
+    ED_TRY(ed__alloc(ED_F32, 2, (int64_t[]){ C, n }, unary));
+    const float *p = ed__cf32(probs);
+    float *u = ed__f32(*unary);
+    const float fclip = (float)clip;
+    for (int64_t i = 0; i < C * n; i++) {
+        float v;
+        if (scale > 0) {
+            double q = scale * (double)p[i] + (1.0 - scale) * (1.0 / (double)C);
+            if (clip >= 0) q = q < clip ? clip : q > 1.0 ? 1.0 : q;
+            v = (float)-log(q);
+        } else {
+            float q = p[i];
+            if (clip >= 0) q = q < fclip ? fclip : q > 1.0f ? 1.0f : q;
+            v = -logf(q);
+        }
+        if (isnan(v)) {
+            ed_tensor_free(*unary);
+            *unary = NULL;
+            return ed__err(ED_E_NAN, "%s: probs[%lld] = %g gives no energy (NaN or negative without clip)", op,
+                           (long long)i, (double)p[i]);
+        }
+        u[i] = v;
+    }
+    return ED_OK;
+}
+
+static int64_t label_at(const ed_tensor *t, int64_t i)
+{
+    switch (t->dtype) {
+    case ED_U8: return ((const uint8_t *)t->data)[i];
+    case ED_I32: return ((const int32_t *)t->data)[i];
+    default: return ((const int64_t *)t->data)[i];
+    }
+}
+
+ed_status ed_crf_unary_from_labels(const ed_tensor *labels, int n_labels, double gt_prob, int zero_unsure,
+                                   ed_tensor **unary)
+{
+    const char *op = "crf_unary_from_labels";
+    if (!unary) return ed__err(ED_E_ARG, "%s: unary is NULL", op);
+    *unary = NULL;
+    if (!labels) return ed__err(ED_E_ARG, "%s: labels is NULL", op);
+    if (labels->dtype != ED_U8 && labels->dtype != ED_I32 && labels->dtype != ED_I64)
+        return ed__err(ED_E_DTYPE, "%s: labels must be uint8, int32 or int64, got %s", op, ed_dtype_name(labels->dtype));
+    if (labels->numel == 0) return ed__err(ED_E_SHAPE, "%s: labels is empty", op);
+    if (n_labels < 1) return ed__err(ED_E_ARG, "%s: n_labels must be >= 1, got %d", op, n_labels);
+    if (!(gt_prob > 0.0 && gt_prob < 1.0)) return ed__err(ED_E_ARG, "%s: gt_prob must be in (0, 1), got %g", op, gt_prob);
+    const int64_t n = labels->numel, hi = zero_unsure ? n_labels : n_labels - 1;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = label_at(labels, i);
+        if (v < 0 || v > hi)
+            return ed__err(ED_E_RANGE, "%s: label %lld at %lld is outside 0..%lld (n_labels %d%s)", op, (long long)v,
+                           (long long)i, (long long)hi, n_labels, zero_unsure ? ", zero_unsure" : "");
+    }
+    ED_TRY(ed__alloc(ED_F32, 2, (int64_t[]){ n_labels, n }, unary));
+    float *u = ed__f32(*unary);
+    const float n_energy = n_labels > 1 ? (float)-log((1.0 - gt_prob) / (n_labels - 1)) : 0.0f;
+    const float p_energy = (float)-log(gt_prob), unsure = (float)-log(1.0 / n_labels);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = label_at(labels, i);
+        int64_t lab = zero_unsure ? v - 1 : v;
+        for (int l = 0; l < n_labels; l++)
+            u[(int64_t)l * n + i] = zero_unsure && v == 0 ? unsure : l == lab ? p_energy : n_energy;
+    }
+    return ED_OK;
+}

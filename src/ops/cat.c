@@ -1,0 +1,123 @@
+/* cat: join n >= 1 tensors along dim (negative counts from the end).
+ *   All inputs have the same dtype and ndim >= 1 and equal sizes in every dim
+ *   but dim; the output's size in dim is the sum of theirs. Inputs with 0
+ *   in dim are fine. As torch, a 1-D tensor of shape (0,) is skipped
+ *   whatever the others' shapes (its legacy "empty" meaning); if every input
+ *   is one, the result has shape (0,).
+ *   Any dtype is copied; gradients flow for float32/float64 inputs.
+ *   Backward: each input's gradient += its slice of the output's gradient. */
+#include "core/ed_internal.h"
+
+typedef struct { int dim; } cat_ctx;
+
+static bool legacy_empty(const ed_tensor *t) { return t->ndim == 1 && t->shape[0] == 0; }
+
+/* The output viewed as (outer, total, inner) with total the size in dim;
+ * input k occupies columns [off, off + size_k) of each outer row. */
+static void geometry(const ed_tensor *y, int dim, int64_t *outer, int64_t *inner)
+{
+    *outer = 1;
+    *inner = 1;
+    for (int d = 0; d < dim; d++) *outer *= y->shape[d];
+    for (int d = dim + 1; d < y->ndim; d++) *inner *= y->shape[d];
+}
+
+static void copy_slices(char *dst, int64_t dst_row, const char *src, int64_t src_row, int64_t outer, size_t bytes)
+{
+    ED_PARALLEL_FOR_IF(outer * (int64_t)bytes > 262144 && outer > 1)
+    for (int64_t o = 0; o < outer; o++) memcpy(dst + o * dst_row, src + o * src_row, bytes);
+}
+
+static ed_status cat_backward(ed_node *n)
+{
+    const cat_ctx *c = n->ctx;
+    const ed_tensor *y = n->out, *gy = y->grad;
+    int64_t outer, inner, off = 0;
+    geometry(y, c->dim, &outer, &inner);
+    const int64_t total = y->shape[c->dim];
+    for (int k = 0; k < n->n_in; k++) {
+        const ed_tensor *x = n->in[k];
+        if (legacy_empty(x)) continue;
+        const int64_t sz = x->shape[c->dim];
+        ed_tensor *gx;
+        ED_TRY(ed__grad_of(n, k, &gx));
+        if (gx) {
+            const int64_t w = sz * inner;
+            ED_PARALLEL_FOR_IF(outer * w > 32768)
+            for (int64_t o = 0; o < outer; o++) {
+                const int64_t so = o * total * inner + off * inner, dx = o * w;
+                if (gx->dtype == ED_F64) {
+                    const double *g = ed__cf64(gy) + so;
+                    double *d = ed__f64(gx) + dx;
+                    for (int64_t i = 0; i < w; i++) d[i] += g[i];
+                } else {
+                    const float *g = ed__cf32(gy) + so;
+                    float *d = ed__f32(gx) + dx;
+                    for (int64_t i = 0; i < w; i++) d[i] += g[i];
+                }
+            }
+        }
+        off += sz;
+    }
+    return ED_OK;
+}
+
+ed_status ed_cat(const ed_tensor *const *xs, int n, int dim, ed_tensor **out)
+{
+    if (!out) return ed__err(ED_E_ARG, "cat: out is NULL");
+    *out = NULL;
+    if (!xs || n < 1) return ed__err(ED_E_ARG, "cat: expected a non-empty list of tensors, got %d", n);
+    const ed_tensor *ref = NULL;   /* the first input that is not a legacy (0,) */
+    for (int k = 0; k < n; k++) {
+        if (!xs[k]) return ed__err(ED_E_ARG, "cat: tensor %d is NULL", k);
+        if (xs[k]->ndim == 0) return ed__err(ED_E_SHAPE, "cat: zero-dimensional tensor (at position %d) cannot be concatenated", k);
+        if (xs[k]->dtype != xs[0]->dtype)
+            return ed__err(ED_E_DTYPE, "cat: all tensors must have the same dtype: tensor 0 is %s, tensor %d is %s",
+                           ed_dtype_name(xs[0]->dtype), k, ed_dtype_name(xs[k]->dtype));
+        if (!ref && !legacy_empty(xs[k])) ref = xs[k];
+    }
+    if (!ref) { ref = xs[0]; dim = 0; }   /* all (0,): torch returns (0,) whatever dim is */
+    const int nd = ref->ndim;
+    if (dim < -nd || dim >= nd)
+        return ed__err(ED_E_RANGE, "cat: dimension out of range (expected to be in range of [%d, %d], but got %d)",
+                       -nd, nd - 1, dim);
+    if (dim < 0) dim += nd;
+    int64_t shape[ED_MAX_DIMS];
+    memcpy(shape, ref->shape, sizeof shape);
+    shape[dim] = 0;
+    for (int k = 0; k < n; k++) {
+        const ed_tensor *x = xs[k];
+        if (legacy_empty(x)) continue;
+        char s1[ED_SHAPE_BUF], s2[ED_SHAPE_BUF];
+        if (x->ndim != nd)
+            return ed__err(ED_E_SHAPE, "cat: tensors must have the same number of dimensions: got %s and %s (tensor %d)",
+                           ed__shape_str(ref, s1), ed__shape_str(x, s2), k);
+        for (int d = 0; d < nd; d++)
+            if (d != dim && x->shape[d] != ref->shape[d])
+                return ed__err(ED_E_SHAPE, "cat: sizes of tensors must match except in dimension %d: expected size %lld but got "
+                               "size %lld in dimension %d for tensor %d (shapes %s and %s)", dim,
+                               (long long)ref->shape[d], (long long)x->shape[d], d, k, ed__shape_str(ref, s1),
+                               ed__shape_str(x, s2));
+        shape[dim] += x->shape[dim];
+    }
+    ed_tensor *y;
+    ED_TRY(ed__alloc(ref->dtype, nd, shape, &y));
+    int64_t outer, inner, off = 0;
+    geometry(y, dim, &outer, &inner);
+    const size_t es = ed_dtype_size(y->dtype);
+    for (int k = 0; k < n && y->numel > 0; k++) {
+        const ed_tensor *x = xs[k];
+        if (legacy_empty(x)) continue;
+        const int64_t sz = x->shape[dim];
+        if (sz > 0)
+            copy_slices((char *)y->data + (size_t)(off * inner) * es, (int64_t)((size_t)(shape[dim] * inner) * es),
+                        (const char *)x->data, (int64_t)((size_t)(sz * inner) * es), outer, (size_t)(sz * inner) * es);
+        off += sz;
+    }
+    cat_ctx c = { dim };
+    ed_node *node;
+    ed_status st = ed__record(y, "cat", cat_backward, n, xs, &c, sizeof c, &node);
+    if (st != ED_OK) { ed_tensor_free(y); return st; }
+    *out = y;
+    return ED_OK;
+}
