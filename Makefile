@@ -38,7 +38,7 @@ demo: build
 	./$(BUILD)/encdec demo
 
 bench: build
-	sh bench/run.sh
+	BUILD=$(BUILD) sh bench/run.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

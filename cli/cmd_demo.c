@@ -16,7 +16,7 @@ static void help(void)
            "  --data DIR     data root holding rps28/ (default: $ENCDEC_DATA, else ../shared/data);\n"
            "                 without it, generated images are used\n"
            "  --out DIR      where the checkpoint and the picture go (default out/demo)\n"
-           "  --epochs N     training epochs (default 6)\n"
+           "  --epochs N     training epochs (default 5)\n"
            "  --threads N    threads (default: ED_NUM_THREADS or all cores)\n"
            "  --seed S       seed for split, noise, initialisation and order (default 0)\n");
 }
@@ -74,6 +74,7 @@ int cmd_demo(int argc, char **argv)
     printf("\nvalidation (%d images): noisy %.2f dB -> denoised %.2f dB (+%.2f dB) in %.0f s\n", res.n_val, res.noisy_psnr,
            res.denoised_psnr, res.denoised_psnr - res.noisy_psnr, res.seconds);
     printf("picture (clean | noisy | denoised): %s\n", res.grid_path);
+    printf("curves (loss, PSNR per epoch): %s\n", res.curve_path);
     printf("model: %s  (try: encdec info %s)\n", res.model_path, res.model_path);
     return 0;
 }

@@ -26,7 +26,7 @@ typedef struct denoise_opts {
 typedef struct denoise_result {
     double noisy_psnr, denoised_psnr, seconds, final_loss;
     int n_train, n_val;
-    char grid_path[4096], model_path[4096];
+    char grid_path[4096], model_path[4096], curve_path[4096];
 } denoise_result;
 
 void denoise_opts_default(denoise_opts *o);

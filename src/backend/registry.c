@@ -19,7 +19,9 @@ ed_status ed_backend_register(const ed_kernel *k)
 const ed_kernel *ed_backend_find(ed_op op, ed_pass pass, const void *params, ed_tensor *const *tensors)
 {
     if (!enabled) return NULL;
-    for (int i = 0; i < n_kernels; i++) {
+    /* Newest first: a kernel registered later (a test's probe, a more
+     * specialised backend) takes precedence over earlier ones. */
+    for (int i = n_kernels - 1; i >= 0; i--) {
         const ed_kernel *k = kernels[i];
         if (k->op == op && k->pass == pass && (!k->supports || k->supports(params, tensors))) return k;
     }

@@ -138,7 +138,7 @@ typedef struct ed_kernel {
 } ed_kernel;
 
 ed_status ed_backend_register(const ed_kernel *k);
-/* The first registered kernel that supports the call, or NULL. */
+/* The most recently registered kernel that supports the call, or NULL. */
 const ed_kernel *ed_backend_find(ed_op op, ed_pass pass, const void *params, ed_tensor *const *tensors);
 /* Disable all backends (tests compare them with the reference). */
 void ed_backend_set_enabled(bool on);

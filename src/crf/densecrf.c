@@ -23,9 +23,12 @@
 
 #include <math.h>
 #include <stdlib.h>
+#ifdef ED_CRF_PROFILE
+#include <time.h>
+#endif
 
 #define PIX_CHUNK 1024
-#define BLOCK 8   /* rows of up to BLOCK vectors (32 labels) stay in registers */
+#define BLOCK ED__BLOCK
 #define MAX_LABELS 65536
 
 typedef struct crf_term {
@@ -46,7 +49,7 @@ struct ed_densecrf {
 
 static int lanes_for(int labels)
 {
-    return (labels + 3) / 4 * 4;
+    return (labels + ED__VW - 1) / ED__VW * ED__VW;
 }
 
 void ed_crf_pairwise_default(ed_crf_pairwise *p, double potts)
@@ -122,35 +125,55 @@ static ed_status check_lp_tensor(const ed_densecrf *crf, const ed_tensor *t, con
 
 ed_status ed_densecrf_set_unary(ed_densecrf *crf, const ed_tensor *unary)
 {
-    if (!crf) return ed__err(ED_E_ARG, "densecrf_set_unary: crf is NULL");
-    ED_TRY(check_lp_tensor(crf, unary, "densecrf_set_unary", "unary"));
-    const int64_t n = crf->n;
+    const char *op = "densecrf_set_unary";
+    if (!crf) return ed__err(ED_E_ARG, "%s: crf is NULL", op);
+    ED_TRY(check_lp_tensor(crf, unary, op, "unary"));
+    const int64_t n = crf->n, nch = (n + PIX_CHUNK - 1) / PIX_CHUNK;
     const int L = crf->labels, lp = crf->lp;
     const float *u = ed__cf32(unary);
-    for (int64_t i = 0; i < n; i++) {
-        int finite = 0;
-        for (int l = 0; l < L; l++) {
-            float v = u[(int64_t)l * n + i];
-            if (isnan(v) || v == -INFINITY)
-                return ed__err(ED_E_NAN, "densecrf_set_unary: unary[%d, %lld] is %s (energies must be finite or +inf)",
-                               l, (long long)i, isnan(v) ? "NaN" : "-inf");
-            finite |= isfinite(v);
-        }
-        if (!finite)
-            return ed__err(ED_E_NAN, "densecrf_set_unary: pixel %lld has energy +inf for every label", (long long)i);
+    float *nu = ed__aligned_alloc((size_t)n * lp * sizeof *nu);
+    int64_t *bad = malloc((size_t)nch * sizeof *bad);
+    if (!nu || !bad) {
+        ed__aligned_free(nu);
+        free(bad);
+        return ed__err(ED_E_NOMEM, "%s: out of memory", op);
     }
-    float *nu = crf->neg_unary ? crf->neg_unary : ed__aligned_alloc((size_t)n * lp * sizeof *nu);
-    if (!nu) return ed__err(ED_E_NOMEM, "densecrf_set_unary: out of memory");
-    crf->neg_unary = nu;
-    const int64_t nch = (n + PIX_CHUNK - 1) / PIX_CHUNK;
+    /* Transpose to pixel-major, negate, and note each chunk's first pixel
+     * holding NaN or -inf or nothing finite. */
     ED_PARALLEL_FOR
     for (int64_t c = 0; c < nch; c++) {
-        int64_t i1 = (c + 1) * PIX_CHUNK < n ? (c + 1) * PIX_CHUNK : n;
-        for (int64_t i = c * PIX_CHUNK; i < i1; i++) {
-            for (int l = 0; l < L; l++) nu[i * lp + l] = -u[(int64_t)l * n + i];
+        int64_t i0 = c * PIX_CHUNK, i1 = (c + 1) * PIX_CHUNK < n ? (c + 1) * PIX_CHUNK : n;
+        bad[c] = -1;
+        for (int64_t i = i0; i < i1; i++)
             for (int l = L; l < lp; l++) nu[i * lp + l] = 0.0f;
+        for (int l = 0; l < L; l++)
+            for (int64_t i = i0; i < i1; i++) nu[i * lp + l] = -u[(int64_t)l * n + i];
+        for (int64_t i = i0; i < i1 && bad[c] < 0; i++) {
+            int finite = 0, wrong = 0;
+            for (int l = 0; l < L; l++) {
+                float v = nu[i * lp + l];
+                finite |= isfinite(v);
+                wrong |= isnan(v) || v == INFINITY;
+            }
+            if (wrong || !finite) bad[c] = i;
         }
     }
+    for (int64_t c = 0; c < nch; c++)
+        if (bad[c] >= 0) {
+            int64_t i = bad[c];
+            free(bad);
+            ed__aligned_free(nu);
+            for (int l = 0; l < L; l++) {
+                float v = u[(int64_t)l * n + i];
+                if (isnan(v) || v == -INFINITY)
+                    return ed__err(ED_E_NAN, "%s: unary[%d, %lld] is %s (energies must be finite or +inf)", op, l,
+                                   (long long)i, isnan(v) ? "NaN" : "-inf");
+            }
+            return ed__err(ED_E_NAN, "%s: pixel %lld has energy +inf for every label", op, (long long)i);
+        }
+    free(bad);
+    ed__aligned_free(crf->neg_unary);
+    crf->neg_unary = nu;
     return ED_OK;
 }
 
@@ -262,22 +285,31 @@ static ed_status add_term(ed_densecrf *crf, const float *f, int d, const ed_crf_
      * through 4 lanes as the filter wants. */
     float *norm = NULL, *ones = NULL, *work = NULL;
     if (p->normalization != ED_CRF_NO_NORMALIZATION) {
-        norm = ed__aligned_alloc((size_t)n * 4 * sizeof *norm);
-        ones = ed__aligned_alloc((size_t)n * 4 * sizeof *ones);
-        work = ed__aligned_alloc(ed__lattice_work_floats(&term.lat, 4) * sizeof *work);
+        norm = ed__aligned_alloc((size_t)n * ED__VW * sizeof *norm);
+        ones = ed__aligned_alloc((size_t)n * ED__VW * sizeof *ones);
+        work = ed__aligned_alloc(ed__lattice_work_floats(&term.lat, ED__VW) * sizeof *work);
         if (!norm || !ones || !work) {
             st = ed__err(ED_E_NOMEM, "%s: out of memory", op);
             goto fail;
         }
-        for (int64_t i = 0; i < n * 4; i++) ones[i] = 1.0f;
-        ed__lattice_filter(&term.lat, ones, 4, norm, work);
-        int sym = p->normalization == ED_CRF_NORMALIZE_SYMMETRIC;
-        for (int64_t i = 0; i < n; i++) {
-            double k = (double)norm[4 * i] + 1e-20;
-            norm[i] = sym ? (float)(1.0 / sqrt(k)) : (float)(1.0 / k);
+        const int64_t nch = (n + PIX_CHUNK - 1) / PIX_CHUNK;
+        ED_PARALLEL_FOR
+        for (int64_t c = 0; c < nch; c++) {
+            int64_t i1 = (c + 1) * PIX_CHUNK < n ? (c + 1) * PIX_CHUNK : n;
+            for (int64_t i = c * PIX_CHUNK * ED__VW; i < i1 * ED__VW; i++) ones[i] = 1.0f;
         }
-        const float *pre = p->normalization == ED_CRF_NORMALIZE_AFTER ? NULL : norm;
-        const float *post = p->normalization == ED_CRF_NORMALIZE_BEFORE ? NULL : norm;
+        ed__lattice_filter(&term.lat, ones, ED__VW, norm, work);
+        const int sym = p->normalization == ED_CRF_NORMALIZE_SYMMETRIC;
+        ED_PARALLEL_FOR   /* the scaling goes into ones, no longer needed */
+        for (int64_t c = 0; c < nch; c++) {
+            int64_t i1 = (c + 1) * PIX_CHUNK < n ? (c + 1) * PIX_CHUNK : n;
+            for (int64_t i = c * PIX_CHUNK; i < i1; i++) {
+                double k = (double)norm[ED__VW * i] + 1e-20;
+                ones[i] = sym ? (float)(1.0 / sqrt(k)) : (float)(1.0 / k);
+            }
+        }
+        const float *pre = p->normalization == ED_CRF_NORMALIZE_AFTER ? NULL : ones;
+        const float *post = p->normalization == ED_CRF_NORMALIZE_BEFORE ? NULL : ones;
         ed__lattice_scale(&term.lat, pre, post);
     }
 
@@ -352,6 +384,7 @@ ed_status ed_densecrf_add_gaussian(ed_densecrf *crf, double sx, double sy, const
     float *f = malloc((size_t)n * 2 * sizeof *f);
     if (!f) return ed__err(ED_E_NOMEM, "%s: out of memory", op);
     const float fx = (float)sx, fy = (float)sy;
+    ED_PARALLEL_FOR
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             f[(int64_t)y * W + x] = (float)x / fx;
@@ -385,6 +418,7 @@ ed_status ed_densecrf_add_bilateral(ed_densecrf *crf, double sx, double sy, doub
     float *f = malloc((size_t)n * 5 * sizeof *f);
     if (!f) return ed__err(ED_E_NOMEM, "%s: out of memory", op);
     const float s[5] = { (float)sx, (float)sy, (float)sr, (float)sg, (float)sb };
+    ED_PARALLEL_FOR
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             int64_t i = (int64_t)y * W + x;
@@ -399,69 +433,71 @@ ed_status ed_densecrf_add_bilateral(ed_densecrf *crf, double sx, double sy, doub
 
 /* ---- inference ------------------------------------------------------------- */
 
-/* Vectors of 4 floats (GCC/Clang vector extensions), as the lattice. */
-typedef float v4 __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
+/* Vectors of ED__VW floats, as the lattice's. */
+typedef ed__vf vf;
+typedef ed__vi vi;
 
-/* exp(x) for x <= 0 (the softmax's shifted logits), 4 at a time:
- * 2^(x log2 e) = 2^k 2^f, k = round(x log2 e), f in [-1/2, 1/2], 2^f by a
- * degree-6 polynomial (relative error about 2e-7); 0 below -87.3 (and for
- * -inf). */
-static inline v4 exp_nonpos(v4 x)
+/* exp(x) for x <= 0 (the softmax's shifted logits), 4 at a time, as
+ * Cephes' expf: x = k ln 2 + r with ln 2 in two parts, exp(r) by a degree-7
+ * polynomial, times 2^k (about 1 ulp); 0 below -87.3 (and for -inf). */
+static inline vf exp_nonpos(vf x)
 {
-    const v4 lo = (v4){ 0 } - 87.3f, magic = (v4){ 0 } + 12582912.0f;   /* 1.5 * 2^23 rounds */
-    const v4i keep = x >= lo;
-    const v4 xc = (v4)(((v4i)x & keep) | ((v4i)lo & ~keep));
-    const v4 t = xc * 1.44269504088896341f;
-    const v4 k = (t + magic) - magic;
-    const v4 fr = t - k;
-    v4 p = 1.535336188319500e-4f * fr + 1.339887440266574e-3f;
-    p = p * fr + 9.618437357674640e-3f;
-    p = p * fr + 5.550332471162809e-2f;
-    p = p * fr + 2.402264791363012e-1f;
-    p = p * fr + 6.931472028550421e-1f;
-    p = p * fr + 1.0f;
-    const v4i bits = (__builtin_convertvector(k, v4i) + 127) << 23;
-    return (v4)((v4i)(p * (v4)bits) & keep);
+    const vf lo = (vf){ 0 } - 87.3f, magic = (vf){ 0 } + 12582912.0f;   /* 1.5 * 2^23 rounds */
+    const vi keep = x >= lo;
+    vf r = (vf)(((vi)x & keep) | ((vi)lo & ~keep));
+    const vf k = (r * 1.44269504088896341f + magic) - magic;
+    r = r - k * 0.693359375f - k * -2.12194440e-4f;
+    const vf z = r * r;
+    vf p = 1.9875691500e-4f * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * z + r + 1.0f;
+    const vi bits = (__builtin_convertvector(k, vi) + 127) << 23;
+    return (vf)((vi)(p * (vf)bits) & keep);
 }
 
-static inline v4 vmax(v4 a, v4 b)
+static inline vf vmax(vf a, vf b)
 {
-    v4i gt = a > b;
-    return (v4)(((v4i)a & gt) | ((v4i)b & ~gt));
+    vi gt = a > b;
+    return (vf)(((vi)a & gt) | ((vi)b & ~gt));
 }
 
 /* o = softmax(x) over the labels of a row of G vectors; lastmask keeps the
  * lanes of the last vector that hold labels (the rest become 0). Vector
  * operations only, so that x can live in registers. */
-ED__ALWAYS_INLINE void softmax_row(const v4 *x, v4 *o, const int G, v4i lastmask)
+ED__ALWAYS_INLINE void softmax_row(const vf *x, vf *o, const int G, vi lastmask)
 {
-    const v4 ninf = (v4){ 0 } - INFINITY;
-    v4 m = (v4)(((v4i)x[G - 1] & lastmask) | ((v4i)ninf & ~lastmask));
+    const vf ninf = (vf){ 0 } - INFINITY;
+    vf m = (vf)(((vi)x[G - 1] & lastmask) | ((vi)ninf & ~lastmask));
     for (int g = 0; g < G - 1; g++) m = vmax(m, x[g]);
-    const float mx = fmaxf(fmaxf(m[0], m[1]), fmaxf(m[2], m[3]));
-    v4 e[BLOCK], sum = (v4){ 0 };
+    float mx = m[0];
+    for (int k = 1; k < ED__VW; k++) mx = m[k] > mx ? m[k] : mx;
+    vf e[BLOCK], sum = (vf){ 0 };
     for (int g0 = 0; g0 < G; g0 += BLOCK) {
         const int gw = G - g0 < BLOCK ? G - g0 : BLOCK;
         for (int g = 0; g < gw; g++) {
             e[g] = exp_nonpos(x[g0 + g] - mx);
-            if (g0 + g == G - 1) e[g] = (v4)((v4i)e[g] & lastmask);
+            if (g0 + g == G - 1) e[g] = (vf)((vi)e[g] & lastmask);
             sum += e[g];
         }
         if (G > BLOCK)
             for (int g = 0; g < gw; g++) o[g0 + g] = e[g];
     }
-    const float tot = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+    float tot = 0.0f;
+    for (int k = 0; k < ED__VW; k++) tot += sum[k];
+    const float inv = 1.0f / tot;
     if (G <= BLOCK)
-        for (int g = 0; g < G; g++) o[g] = e[g] / tot;
+        for (int g = 0; g < G; g++) o[g] = e[g] * inv;
     else
-        for (int g = 0; g < G; g++) o[g] /= tot;
+        for (int g = 0; g < G; g++) o[g] *= inv;
 }
 
 typedef struct {
     float **work;         /* per term: its lattice's values */
     const float **vals;   /* per term: the blurred values (inside work) */
-    v4 *rows;             /* per pixel chunk: two rows of lp */
+    vf *rows;             /* per pixel chunk: two rows of lp */
 } crf_buffers;
 
 static void buffers_free(const ed_densecrf *crf, crf_buffers *b)
@@ -495,23 +531,23 @@ static ed_status buffers_new(const ed_densecrf *crf, crf_buffers *b, const char 
 /* Pixels i0 .. i1 - 1 of a mean-field pass (see mean_field). With G <=
  * BLOCK and G constant, a pixel's sums stay in registers; wider rows go
  * through mem (2 G vectors), as does the matrix compatibility. */
-ED__ALWAYS_INLINE void mf_pixels(const ed_densecrf *crf, const crf_buffers *b, const v4 *nu, v4 *out, int n_terms,
-                                 int softmax, const int G, int64_t i0, int64_t i1, v4 *mem, v4i lastmask)
+ED__ALWAYS_INLINE void mf_pixels(const ed_densecrf *crf, const crf_buffers *b, const vf *nu, vf *out, int n_terms,
+                                 int softmax, const int G, int64_t i0, int64_t i1, vf *mem, vi lastmask)
 {
     const int L = crf->labels, lp = crf->lp;
-    v4 accl[BLOCK], sl[BLOCK];
-    v4 *acc = G <= BLOCK ? accl : mem, *s = G <= BLOCK ? sl : mem + G;
+    vf accl[BLOCK], sl[BLOCK];
+    vf *acc = G <= BLOCK ? accl : mem, *s = G <= BLOCK ? sl : mem + G;
     for (int64_t i = i0; i < i1; i++) {
-        for (int g = 0; g < G; g++) acc[g] = nu ? nu[i * G + g] : (v4){ 0 };
+        for (int g = 0; g < G; g++) acc[g] = nu ? nu[i * G + g] : (vf){ 0 };
         for (int k = 0; k < n_terms; k++) {
             const crf_term *t = &crf->terms[k];
-            const v4 *vals = (const v4 *)b->vals[k];
+            const vf *vals = (const vf *)b->vals[k];
             for (int g0 = 0; g0 < G; g0 += BLOCK) {
                 const int gw = G - g0 < BLOCK ? G - g0 : BLOCK;
                 ed__lattice_slice_point(&t->lat, vals, G, g0, gw, i, s + (G <= BLOCK ? 0 : g0));
             }
             if (t->compat != ED_CRF_MATRIX) {
-                const v4 *am = (const v4 *)t->accm;
+                const vf *am = (const vf *)t->accm;
                 for (int g = 0; g < G; g++) acc[g] += am[g] * s[g];
                 continue;
             }
@@ -545,20 +581,29 @@ static void mean_field(const ed_densecrf *crf, const float *q, float *out, int w
                        crf_buffers *b)
 {
     const int64_t n = crf->n, nch = (n + PIX_CHUNK - 1) / PIX_CHUNK;
-    const int L = crf->labels, G = crf->lp / 4;
+    const int L = crf->labels, G = crf->lp / ED__VW;
     for (int k = 0; k < n_terms; k++) b->vals[k] = ed__lattice_splat_blur(&crf->terms[k].lat, q, crf->lp, b->work[k]);
-    v4i lastmask;
-    for (int k = 0; k < 4; k++) lastmask[k] = (G - 1) * 4 + k < L ? -1 : 0;
-    const v4 *nu = with_unary ? (const v4 *)crf->neg_unary : NULL;
-    v4 *ov = (v4 *)out;
+    vi lastmask;
+    for (int k = 0; k < ED__VW; k++) lastmask[k] = (G - 1) * ED__VW + k < L ? -1 : 0;
+    const vf *nu = with_unary ? (const vf *)crf->neg_unary : NULL;
+    vf *ov = (vf *)out;
+#ifdef ED_CRF_PROFILE
+    extern double ed__crf_prof[10];
+    struct timespec t0_, t1_;
+    clock_gettime(CLOCK_MONOTONIC, &t0_);
+#endif
     ED_PARALLEL_FOR
     for (int64_t c = 0; c < nch; c++) {
         int64_t i0 = c * PIX_CHUNK, i1 = (c + 1) * PIX_CHUNK < n ? (c + 1) * PIX_CHUNK : n;
-        v4 *mem = b->rows + c * 2 * G;
+        vf *mem = b->rows + c * 2 * G;
 #define CALL(g) mf_pixels(crf, b, nu, ov, n_terms, softmax, g, i0, i1, mem, lastmask)
         ED__DISPATCH_G(G, CALL)
 #undef CALL
     }
+#ifdef ED_CRF_PROFILE
+    clock_gettime(CLOCK_MONOTONIC, &t1_);
+    ed__crf_prof[3] += (t1_.tv_sec - t0_.tv_sec) + 1e-9 * (t1_.tv_nsec - t0_.tv_nsec);
+#endif
 }
 
 /* Internal Q (n x lp) <-> the API's (labels, n). */
@@ -655,12 +700,17 @@ ed_status ed_densecrf_map(ed_densecrf *crf, int n_iterations, ed_tensor **labels
     if (!s) {
         int64_t *out = ed__i64(*labels);
         const int L = crf->labels, lp = crf->lp;
-        for (int64_t i = 0; i < crf->n; i++) {
-            const float *r = qi + i * lp;
-            int best = 0;
-            for (int l = 1; l < L; l++)
-                if (r[l] > r[best]) best = l;
-            out[i] = best;
+        const int64_t n = crf->n, nch = (n + PIX_CHUNK - 1) / PIX_CHUNK;
+        ED_PARALLEL_FOR
+        for (int64_t c = 0; c < nch; c++) {
+            int64_t i1 = (c + 1) * PIX_CHUNK < n ? (c + 1) * PIX_CHUNK : n;
+            for (int64_t i = c * PIX_CHUNK; i < i1; i++) {
+                const float *r = qi + i * lp;
+                int best = 0;
+                for (int l = 1; l < L; l++)
+                    if (r[l] > r[best]) best = l;
+                out[i] = best;
+            }
         }
     }
     ed__aligned_free(qi);
@@ -759,7 +809,7 @@ ed_status ed_crf_refine_image(const uint8_t *rgb, int w, int h, const float *pro
         ed_crf_params_default(&def);
         p = &def;
     }
-    ed_tensor *pt = NULL, *it = NULL, *u = NULL, *q = NULL;
+    ed_tensor *pt = NULL, *it = NULL, *u = NULL;
     ed_densecrf *crf = NULL;
     ed_crf_pairwise pw;
     ed_status s = ed__tensor_wrap(ED_F32, 2, (int64_t[]){ labels, (int64_t)w * h }, (void *)probs, &pt);
@@ -780,19 +830,25 @@ ed_status ed_crf_refine_image(const uint8_t *rgb, int w, int h, const float *pro
         s = ed_densecrf_add_bilateral(crf, p->bilat_sx, p->bilat_sy, p->bilat_srgb, p->bilat_srgb, p->bilat_srgb,
                                       it, &pw);
     }
-    if (!s) s = ed_densecrf_inference(crf, n_iterations, &q);
+    float *qi = NULL;
+    if (!s) s = infer(crf, n_iterations, op, &qi);
     if (!s) {
-        const int64_t n = (int64_t)w * h;
-        const float *qd = ed__cf32(q);
-        for (int64_t i = 0; i < n; i++) {
-            int best = 0;
-            for (int l = 1; l < labels; l++)
-                if (qd[(int64_t)l * n + i] > qd[(int64_t)best * n + i]) best = l;
-            labels_out[i] = (uint8_t)best;
+        const int64_t n = crf->n, nch = (n + PIX_CHUNK - 1) / PIX_CHUNK;
+        const int lp = crf->lp;
+        ED_PARALLEL_FOR
+        for (int64_t c = 0; c < nch; c++) {
+            int64_t i1 = (c + 1) * PIX_CHUNK < n ? (c + 1) * PIX_CHUNK : n;
+            for (int64_t i = c * PIX_CHUNK; i < i1; i++) {
+                const float *r = qi + i * lp;
+                int best = 0;
+                for (int l = 1; l < labels; l++)
+                    if (r[l] > r[best]) best = l;
+                labels_out[i] = (uint8_t)best;
+            }
         }
-        if (q_out) memcpy(q_out, qd, (size_t)n * labels * sizeof *q_out);
+        if (q_out) to_api(crf, qi, q_out);
     }
-    ed_tensor_free(q);
+    ed__aligned_free(qi);
     ed_tensor_free(u);
     ed_tensor_free(pt);
     ed_tensor_free(it);

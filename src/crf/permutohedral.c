@@ -27,23 +27,45 @@
 
 #define CHUNK 512   /* points or vertices per parallel work item */
 
-/* ---- hash table of keys ---------------------------------------------------- */
+/* ---- hash table of keys ------------------------------------------------------
+ * Keys hash linearly, h = sum_i k_i P_i (mod 2^64), so the d + 1 corners of
+ * a simplex hash incrementally from its remainder-0 point (hash_chunk);
+ * mix() spreads h over the table. A slot holds the vertex id + 1 (0 when
+ * empty) and 32 more bits of the mixed hash, so probing past other keys
+ * rarely reads their coordinates. */
+
+static const uint64_t HP[ED_LATTICE_MAX_DIMS] = {
+    0xc0e16b163a85a4ddull, 0x890acd8dd443c47dull, 0xb3889d8a6dc47761ull, 0x6a0398e528f0ae6bull,
+    0x048344ece48a855full, 0xf175cfea21871331ull, 0x391ceef02702c2fdull, 0x4baf8cac4784cb13ull,
+    0x3547744583a3f88full, 0xd9cf2b15c6b6c90full, 0x961facc76d5fe21dull, 0x0094ab49d50f11f9ull,
+    0xe3211e37bdbeb6ddull, 0x62fe6c274ff3511bull, 0x5ac30b329fdf0575ull, 0x1450582c6b65b407ull,
+    0x7a30fcc7888eb791ull, 0x5540f5ba6a15576full, 0x16cef0559096d3e9ull, 0x2cf8f14b06874899ull,
+    0xc9c9263b6e2ce103ull, 0xd6ff920b0a9faa6dull, 0x53192697db998dc1ull, 0x73ea9b9bc7cd18d7ull,
+    0x102713f872c33fcfull, 0xf4183a0e5d2a033full, 0x71b63e307eebb517ull, 0xda61f5713d036001ull,
+    0x46eb7409ae691b21ull, 0xb23ad691d6707699ull, 0x67c8fe11d22fc4b9ull, 0x7eb4661419481339ull,
+};
+
+static inline uint64_t lin_hash(const int32_t *k, int d)
+{
+    uint64_t h = 0;
+    for (int i = 0; i < d; i++) h += (uint64_t)(int64_t)k[i] * HP[i];
+    return h;
+}
+
+static inline uint64_t mix(uint64_t h)
+{
+    h ^= h >> 32;
+    h *= 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
 
 typedef struct {
     int d;
     int32_t *keys;      /* filled x d */
-    int64_t keys_cap;   /* rows */
-    int32_t *slots;     /* vertex id or -1 */
+    uint64_t *slots;    /* (mixed hash >> 32) << 32 | (id + 1); 0 = empty */
     uint64_t cap;       /* power of two */
     int32_t filled;
 } htab;
-
-static inline uint64_t hash_key(const int32_t *k, int d)
-{
-    uint64_t h = 0;
-    for (int i = 0; i < d; i++) h = (h + (uint32_t)k[i]) * 0x9E3779B97F4A7C15ull;
-    return h ^ (h >> 31);
-}
 
 static inline int key_eq(const int32_t *a, const int32_t *b, int d)
 {
@@ -57,13 +79,10 @@ static int ht_init(htab *t, int d, int64_t expect)
     t->d = d;
     t->cap = 1024;
     while (t->cap < (uint64_t)expect * 2) t->cap <<= 1;
-    t->keys_cap = (int64_t)(t->cap / 2);
     t->filled = 0;
-    t->slots = malloc(t->cap * sizeof *t->slots);
-    t->keys = malloc((size_t)t->keys_cap * (size_t)d * sizeof *t->keys);
-    if (!t->slots || !t->keys) return -1;
-    memset(t->slots, 0xff, t->cap * sizeof *t->slots);
-    return 0;
+    t->slots = calloc(t->cap, sizeof *t->slots);
+    t->keys = malloc((size_t)(t->cap / 2) * (size_t)d * sizeof *t->keys);
+    return t->slots && t->keys ? 0 : -1;
 }
 
 static void ht_free(htab *t)
@@ -74,56 +93,58 @@ static void ht_free(htab *t)
     t->keys = NULL;
 }
 
+/* The slot of key k (mixed hash h): its entry, or the empty slot to fill. */
+static inline uint64_t ht_probe(const htab *t, const int32_t *k, uint64_t h)
+{
+    const uint64_t mask = t->cap - 1, tag = h & 0xffffffff00000000ull;
+    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+        uint64_t e = t->slots[i];
+        if (!e) return i;
+        if ((e & 0xffffffff00000000ull) == tag && key_eq(t->keys + ((e & 0xffffffffu) - 1) * t->d, k, t->d)) return i;
+    }
+}
+
 static int32_t ht_find(const htab *t, const int32_t *k)
 {
-    uint64_t mask = t->cap - 1, i = hash_key(k, t->d) & mask;
-    for (;;) {
-        int32_t e = t->slots[i];
-        if (e < 0) return -1;
-        if (key_eq(t->keys + (int64_t)e * t->d, k, t->d)) return e;
-        i = (i + 1) & mask;
-    }
+    uint64_t e = t->slots[ht_probe(t, k, mix(lin_hash(k, t->d)))];
+    return e ? (int32_t)((e & 0xffffffffu) - 1) : -1;
 }
 
 static int ht_grow(htab *t)
 {
     uint64_t cap = t->cap * 2, mask = cap - 1;
-    int32_t *slots = malloc(cap * sizeof *slots);
+    uint64_t *slots = calloc(cap, sizeof *slots);
     int32_t *keys = realloc(t->keys, (size_t)(cap / 2) * (size_t)t->d * sizeof *keys);
+    if (keys) t->keys = keys;
     if (!slots || !keys) {
         free(slots);
-        if (keys) t->keys = keys;
         return -1;
     }
-    t->keys = keys;
-    memset(slots, 0xff, cap * sizeof *slots);
-    for (int32_t e = 0; e < t->filled; e++) {
-        uint64_t i = hash_key(keys + (int64_t)e * t->d, t->d) & mask;
-        while (slots[i] >= 0) i = (i + 1) & mask;
+    for (uint64_t j = 0; j < t->cap; j++) {
+        uint64_t e = t->slots[j];
+        if (!e) continue;
+        uint64_t i = mix(lin_hash(keys + ((e & 0xffffffffu) - 1) * t->d, t->d)) & mask;
+        while (slots[i]) i = (i + 1) & mask;
         slots[i] = e;
     }
     free(t->slots);
     t->slots = slots;
     t->cap = cap;
-    t->keys_cap = (int64_t)(cap / 2);
     return 0;
 }
 
-/* The id of key k, inserting it if new; -1 when out of memory. */
-static int32_t ht_insert(htab *t, const int32_t *k)
+/* The id of key k with linear hash lh, inserting it if new; -1 when out of
+ * memory. */
+static int32_t ht_insert(htab *t, const int32_t *k, uint64_t lh)
 {
     if ((uint64_t)(t->filled + 1) * 2 > t->cap && ht_grow(t)) return -1;
-    uint64_t mask = t->cap - 1, i = hash_key(k, t->d) & mask;
-    for (;;) {
-        int32_t e = t->slots[i];
-        if (e < 0) break;
-        if (key_eq(t->keys + (int64_t)e * t->d, k, t->d)) return e;
-        i = (i + 1) & mask;
-    }
-    int32_t e = t->filled++;
-    memcpy(t->keys + (int64_t)e * t->d, k, (size_t)t->d * sizeof *k);
-    t->slots[i] = e;
-    return e;
+    const uint64_t h = mix(lh), i = ht_probe(t, k, h);
+    uint64_t e = t->slots[i];
+    if (e) return (int32_t)((e & 0xffffffffu) - 1);
+    int32_t id = t->filled++;
+    memcpy(t->keys + (int64_t)id * t->d, k, (size_t)t->d * sizeof *k);
+    t->slots[i] = (h & 0xffffffff00000000ull) | (uint64_t)(id + 1);
+    return id;
 }
 
 /* ---- embedding a point ----------------------------------------------------- */
@@ -278,7 +299,11 @@ static ed_status nomem(ed__lattice *lat, init_scratch *s, const char *op)
 /* Points [c * n / nc, (c + 1) * n / nc) form chunk c. */
 static inline int64_t chunk_lo(int64_t n, int nc, int c) { return n * c / nc; }
 
-/* Step 3 for one chunk: corner ids in the chunk's own table. */
+/* Step 3 for one chunk: corner ids in the chunk's own table. Corner r of
+ * a simplex is rem0 + r - (d + 1) [coordinate among the r highest ranked],
+ * so when a point shares rem0 with the point before it, a corner whose set
+ * of r highest-ranked coordinates is unchanged is the same vertex: on an
+ * image most corners are found that way, without hashing. */
 static int hash_chunk(ed__lattice *lat, init_scratch *s, int c)
 {
     const int d = lat->d, dp1 = d + 1;
@@ -286,17 +311,32 @@ static int hash_chunk(ed__lattice *lat, init_scratch *s, int c)
     htab *t = &s->tabs[c];
     if (ht_init(t, d, (i1 - i0) / 8)) return -1;
     int32_t key[ED_LATTICE_MAX_DIMS];
+    uint64_t prev_mask[ED_LATTICE_MAX_DIMS + 1];
+    int pos[ED_LATTICE_MAX_DIMS + 1];
+    uint64_t hsum = 0;
+    for (int k = 0; k < d; k++) hsum += HP[k];
     for (int64_t i = i0; i < i1; i++) {
         const int32_t *r0 = s->rem0 + i * dp1;
         const uint8_t *rk = s->rank + i * dp1;
         int32_t *off = lat->offset + i * dp1;
-        if (i > i0 && !memcmp(r0, r0 - dp1, (size_t)dp1 * sizeof *r0) && !memcmp(rk, rk - dp1, (size_t)dp1)) {
-            memcpy(off, off - dp1, (size_t)dp1 * sizeof *off);
-            continue;
-        }
+        int same = i > i0;
+        for (int k = 0; same && k < dp1; k++) same = r0[k] == r0[k - dp1];
+        for (int k = 0; k < dp1; k++) pos[rk[k]] = k;
+        uint64_t mask = 0, h = lin_hash(r0, d);
         for (int r = 0; r <= d; r++) {
-            corner_key(r0, rk, d, r, key);
-            if ((off[r] = ht_insert(t, key)) < 0) return -1;
+            if (r > 0) {
+                /* The coordinate ranked d - r + 1 joins the top r: -(d+1) there. */
+                int p = pos[d - r + 1];
+                mask |= (uint64_t)1 << p;
+                h += hsum - (p < d ? (uint64_t)dp1 * HP[p] : 0);
+            }
+            if (same && mask == prev_mask[r]) {
+                off[r] = off[r - dp1];
+            } else {
+                corner_key(r0, rk, d, r, key);
+                if ((off[r] = ht_insert(t, key, h)) < 0) return -1;
+            }
+            prev_mask[r] = mask;
         }
     }
     return 0;
@@ -394,7 +434,8 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
         htab *tc = &s.tabs[c];
         if (!(s.rename[c] = malloc((size_t)(tc->filled ? tc->filled : 1) * sizeof *s.rename[c]))) return nomem(lat, &s, op);
         for (int32_t e = 0; e < tc->filled; e++)
-            if ((s.rename[c][e] = ht_insert(t, tc->keys + (int64_t)e * d)) < 0) return nomem(lat, &s, op);
+            if ((s.rename[c][e] = ht_insert(t, tc->keys + (int64_t)e * d, lin_hash(tc->keys + (int64_t)e * d, d))) < 0)
+                return nomem(lat, &s, op);
         ht_free(tc);
     }
     if (nc > 1) {
@@ -513,30 +554,35 @@ size_t ed__lattice_work_floats(const ed__lattice *lat, int lp)
 }
 
 /* ---- filtering --------------------------------------------------------------
- * Values move as vectors of 4 floats (GCC/Clang vector extensions), G = lp/4
- * of them a row; rows are whole vectors, so loads are aligned. The splat
+ * Values move as vectors of ED__VW floats, G = lp / ED__VW of them a row; rows are whole vectors, so loads are aligned. The splat
  * keeps a row's sums in up to BLOCK vectors and walks wider rows block by
  * block. */
 
-#define BLOCK 8
+#define BLOCK ED__BLOCK
+#ifndef SPLAT_PREFETCH
+#define SPLAT_PREFETCH 12
+#endif
 
-ED__ALWAYS_INLINE void splat_block(const ed__lattice *lat, const ed__v4 *restrict in, ed__v4 *restrict vals,
+ED__ALWAYS_INLINE void splat_block(const ed__lattice *lat, const ed__vf *restrict in, ed__vf *restrict vals,
                                    const int G, const int g0, const int gw, int64_t v0, int64_t v1)
 {
+    const int32_t kend = lat->csr_start[v1] - SPLAT_PREFETCH;
     for (int64_t v = v0; v < v1; v++) {
-        ed__v4 acc[BLOCK];
-        for (int g = 0; g < gw; g++) acc[g] = (ed__v4){ 0 };
+        ed__vf acc[BLOCK];
+        for (int g = 0; g < gw; g++) acc[g] = (ed__vf){ 0 };
         for (int32_t k = lat->csr_start[v]; k < lat->csr_start[v + 1]; k++) {
+            /* The points of a vertex lie all over the image: fetch ahead. */
+            if (k < kend) __builtin_prefetch(in + (int64_t)lat->csr_point[k + SPLAT_PREFETCH] * G + g0);
             const float w = lat->splat_w[k];
-            const ed__v4 *x = in + (int64_t)lat->csr_point[k] * G + g0;
+            const ed__vf *x = in + (int64_t)lat->csr_point[k] * G + g0;
             for (int g = 0; g < gw; g++) acc[g] += w * x[g];
         }
-        ed__v4 *o = vals + v * G + g0;
+        ed__vf *o = vals + v * G + g0;
         for (int g = 0; g < gw; g++) o[g] = acc[g];
     }
 }
 
-ED__ALWAYS_INLINE void splat_g(const ed__lattice *lat, const ed__v4 *restrict in, ed__v4 *restrict vals, const int G,
+ED__ALWAYS_INLINE void splat_g(const ed__lattice *lat, const ed__vf *restrict in, ed__vf *restrict vals, const int G,
                                int64_t v0, int64_t v1)
 {
     if (G <= BLOCK) splat_block(lat, in, vals, G, 0, G, v0, v1);
@@ -544,24 +590,24 @@ ED__ALWAYS_INLINE void splat_g(const ed__lattice *lat, const ed__v4 *restrict in
         for (int g0 = 0; g0 < G; g0 += BLOCK) splat_block(lat, in, vals, G, g0, G - g0 < BLOCK ? G - g0 : BLOCK, v0, v1);
 }
 
-ED__ALWAYS_INLINE void blur_g(const int32_t *nbr, const ed__v4 *restrict src, ed__v4 *restrict dst, const int G,
+ED__ALWAYS_INLINE void blur_g(const int32_t *nbr, const ed__vf *restrict src, ed__vf *restrict dst, const int G,
                               int64_t v0, int64_t v1)
 {
     for (int64_t v = v0; v < v1; v++) {
-        const ed__v4 *a = src + (int64_t)nbr[2 * v] * G, *b = src + (int64_t)nbr[2 * v + 1] * G, *s = src + v * G;
-        ed__v4 *o = dst + v * G;
+        const ed__vf *a = src + (int64_t)nbr[2 * v] * G, *b = src + (int64_t)nbr[2 * v + 1] * G, *s = src + v * G;
+        ed__vf *o = dst + v * G;
         for (int g = 0; g < G; g++) o[g] = s[g] + 0.5f * (a[g] + b[g]);
     }
 }
 
-static void splat_range(const ed__lattice *lat, const ed__v4 *in, ed__v4 *vals, int G, int64_t v0, int64_t v1)
+static void splat_range(const ed__lattice *lat, const ed__vf *in, ed__vf *vals, int G, int64_t v0, int64_t v1)
 {
 #define CALL(g) splat_g(lat, in, vals, g, v0, v1)
     ED__DISPATCH_G(G, CALL)
 #undef CALL
 }
 
-static void blur_range(const int32_t *nbr, const ed__v4 *src, ed__v4 *dst, int G, int64_t v0, int64_t v1)
+static void blur_range(const int32_t *nbr, const ed__vf *src, ed__vf *dst, int G, int64_t v0, int64_t v1)
 {
 #define CALL(g) blur_g(nbr, src, dst, g, v0, v1)
     ED__DISPATCH_G(G, CALL)
@@ -571,21 +617,21 @@ static void blur_range(const int32_t *nbr, const ed__v4 *src, ed__v4 *dst, int G
 const float *ed__lattice_splat_blur(const ed__lattice *lat, const float *in, int lp, float *work)
 {
     const int64_t m = lat->m;
-    const int G = lp / 4;
-    ed__v4 *a = (ed__v4 *)work, *b = (ed__v4 *)work + (m + 1) * G;
-    for (int g = 0; g < G; g++) a[m * G + g] = b[m * G + g] = (ed__v4){ 0 };   /* the zero row */
+    const int G = lp / ED__VW;
+    ed__vf *a = (ed__vf *)work, *b = (ed__vf *)work + (m + 1) * G;
+    for (int g = 0; g < G; g++) a[m * G + g] = b[m * G + g] = (ed__vf){ 0 };   /* the zero row */
     const int64_t mch = (m + CHUNK - 1) / CHUNK;
     PROF_START();
     ED_PARALLEL_FOR
     for (int64_t c = 0; c < mch; c++)
-        splat_range(lat, (const ed__v4 *)in, a, G, c * CHUNK, (c + 1) * CHUNK < m ? (c + 1) * CHUNK : m);
+        splat_range(lat, (const ed__vf *)in, a, G, c * CHUNK, (c + 1) * CHUNK < m ? (c + 1) * CHUNK : m);
     PROF(0);
     for (int j = 0; j <= lat->d; j++) {
         const int32_t *nbr = lat->nbr + (int64_t)j * m * 2;
         ED_PARALLEL_FOR
         for (int64_t c = 0; c < mch; c++)
             blur_range(nbr, a, b, G, c * CHUNK, (c + 1) * CHUNK < m ? (c + 1) * CHUNK : m);
-        ed__v4 *t = a;
+        ed__vf *t = a;
         a = b;
         b = t;
     }
@@ -595,14 +641,14 @@ const float *ed__lattice_splat_blur(const ed__lattice *lat, const float *in, int
 
 void ed__lattice_filter(const ed__lattice *lat, const float *in, int lp, float *out, float *work)
 {
-    const ed__v4 *vals = (const ed__v4 *)ed__lattice_splat_blur(lat, in, lp, work);
+    const ed__vf *vals = (const ed__vf *)ed__lattice_splat_blur(lat, in, lp, work);
     const int64_t n = lat->n, nch = (n + CHUNK - 1) / CHUNK;
-    const int G = lp / 4;
+    const int G = lp / ED__VW;
     ED_PARALLEL_FOR
     for (int64_t c = 0; c < nch; c++) {
         int64_t i1 = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
         for (int64_t i = c * CHUNK; i < i1; i++)
             for (int g0 = 0; g0 < G; g0 += BLOCK)
-                ed__lattice_slice_point(lat, vals, G, g0, G - g0 < BLOCK ? G - g0 : BLOCK, i, (ed__v4 *)out + i * G + g0);
+                ed__lattice_slice_point(lat, vals, G, g0, G - g0 < BLOCK ? G - g0 : BLOCK, i, (ed__vf *)out + i * G + g0);
     }
 }

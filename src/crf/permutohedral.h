@@ -10,7 +10,7 @@
  * float rounding, are pydensecrf's.
  *
  * Layouts: features (d, n) dimension-major as given; values n x lp floats,
- * point-major, lp a multiple of 4 >= the number of channels (padding lanes
+ * point-major, lp a multiple of ED__VW >= the number of channels (padding lanes
  * are filtered like the others). */
 #ifndef ED_CRF_PERMUTOHEDRAL_H
 #define ED_CRF_PERMUTOHEDRAL_H
@@ -47,8 +47,15 @@ void ed__lattice_scale(ed__lattice *lat, const float *pre, const float *post);
 /* Scratch floats filter needs for lp channels: 2 * (m + 1) * lp. */
 size_t ed__lattice_work_floats(const ed__lattice *lat, int lp);
 
-/* Values travel as vectors of 4 floats (GCC/Clang vector extensions). */
-typedef float ed__v4 __attribute__((vector_size(16)));
+/* Values travel as vectors of ED__VW floats (GCC/Clang vector extensions;
+ * compilers split them where the target's registers are narrower). */
+#ifndef ED__VW
+#define ED__VW 8
+#endif
+typedef float ed__vf __attribute__((vector_size(ED__VW * 4)));
+typedef int32_t ed__vi __attribute__((vector_size(ED__VW * 4)));
+/* Rows of up to ED__BLOCK vectors (32 floats) are kept in registers. */
+#define ED__BLOCK (32 / ED__VW)
 
 /* Kernels that loop over a row's G vectors are inlined into callers that
  * pass G as a constant for the common widths (lp <= 32), so the row stays
@@ -67,25 +74,25 @@ typedef float ed__v4 __attribute__((vector_size(16)));
     default: CALL(G); break;                                                       \
     }
 
-/* Splat in (n x lp floats, lp a multiple of 4, 16-byte aligned) onto the
+/* Splat in (n x lp floats, lp a multiple of ED__VW, aligned to a vector) onto the
  * lattice (with the pre scaling) and blur it; returns the blurred values
  * (m + 1 rows of lp floats, the last zero), which live in work:
- * ed__lattice_work_floats(lat, lp) floats, 16-byte aligned. */
+ * ed__lattice_work_floats(lat, lp) floats, aligned to a vector. */
 const float *ed__lattice_splat_blur(const ed__lattice *lat, const float *in, int lp, float *work);
 
 /* s[0 .. gw) = vectors g0 .. g0 + gw of the slice at point i of blurred
  * values vals (rows of G vectors), with alpha and the post scaling:
  * post[i] * K(pre .* in)[i]. */
-ED__ALWAYS_INLINE void ed__lattice_slice_point(const ed__lattice *lat, const ed__v4 *vals, const int G, const int g0,
-                                               const int gw, int64_t i, ed__v4 *s)
+ED__ALWAYS_INLINE void ed__lattice_slice_point(const ed__lattice *lat, const ed__vf *vals, const int G, const int g0,
+                                               const int gw, int64_t i, ed__vf *s)
 {
     const int dp1 = lat->d + 1;
     const int32_t *off = lat->offset + i * dp1;
     const float *sw = lat->slice_w + i * dp1;
-    for (int g = 0; g < gw; g++) s[g] = (ed__v4){ 0 };
+    for (int g = 0; g < gw; g++) s[g] = (ed__vf){ 0 };
     for (int r = 0; r < dp1; r++) {
         const float w = sw[r];
-        const ed__v4 *x = vals + (int64_t)off[r] * G + g0;
+        const ed__vf *x = vals + (int64_t)off[r] * G + g0;
         for (int g = 0; g < gw; g++) s[g] += w * x[g];
     }
 }

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const ed_arch *const archs[] = { &ed_arch_dae, NULL };
+static const ed_arch *const archs[] = { &ed_arch_dae, &ed_arch_unet, NULL };
 static const char *arch_names[sizeof archs / sizeof archs[0]];
 
 const char *const *ed_model_archs(void)

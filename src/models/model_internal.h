@@ -55,5 +55,6 @@ ed_tensor *ed__temp(ed_temps *s, ed_tensor *t);
 void ed__temps_free(ed_temps *s);
 
 extern const ed_arch ed_arch_dae;
+extern const ed_arch ed_arch_unet;
 
 #endif

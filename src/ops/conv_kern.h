@@ -82,6 +82,9 @@ static void *conv_scratch(size_t bytes)
  * block), which is ED_PARALLEL_FOR_IF with a dynamic schedule. Which thread
  * runs an item never changes what the item computes. */
 static inline int64_t conv_items_wanted(void) { return 2 * (int64_t)ed_get_num_threads(); }
+/* Below this many multiply-adds a fork costs more than it saves (and on a
+ * busy machine a fork waits for a descheduled thread). */
+#define CONV_PAR_MIN_MACS (INT64_C(1) << 19)
 #ifdef _OPENMP
 #define CONV_PARALLEL_FOR_IF(cond) ED_PRAGMA(omp parallel for schedule(dynamic, 1) num_threads(ed_get_num_threads()) if(cond))
 #else
@@ -289,7 +292,7 @@ static ed_status K(conv_fwd)(const ed__conv_geom *g, const T *img, const T *A, T
     }
     for (int64_t gi = 0; gi < G; gi++) K(conv_pack_a)(M, Kd, A + gi * M * Kd, Kd, 1, Ap + gi * mpan * Kd);
 
-    CONV_PARALLEL_FOR_IF(items > 1)
+    CONV_PARALLEL_FOR_IF(items > 1 && NG * M * Kd * P >= CONV_PAR_MIN_MACS)
     for (int64_t it = 0; it < items; it++) {
         conv_seg segs[CONV_NC];
         const int64_t ng = it / (nchunks * nmb), p0 = (it / nmb % nchunks) * nc, pn = conv_min(nc, P - p0), gi = ng % G;
@@ -329,7 +332,7 @@ static ed_status K(conv_bwd_data)(const ed__conv_geom *g, const T *A, const T *p
             K(conv_pack_a)(cn * kk, M, A + gi * M * Kd + b * cb * kk, 1, Kd, Apt + (gi * nb + b) * kbpan * M);
         }
 
-    CONV_PARALLEL_FOR_IF(items > 1)
+    CONV_PARALLEL_FOR_IF(items > 1 && NG * M * Kd * P >= CONV_PAR_MIN_MACS)
     for (int64_t it = 0; it < items; it++) {
         conv_seg segs[CONV_NC];
         const int64_t ng = it / nb, b = it % nb, gi = ng % G, c0 = b * cb, cn = conv_min(cb, C - c0);
@@ -367,7 +370,7 @@ static ed_status K(conv_bwd_weight)(const ed__conv_geom *g, const T *img, const 
     if (!work)
         return ed__err(ED_E_NOMEM, "conv: cannot allocate scratch memory for %lld x %lld columns", (long long)kb, (long long)nc);
 
-    CONV_PARALLEL_FOR_IF(items > 1)
+    CONV_PARALLEL_FOR_IF(items > 1 && N * G * M * Kd * P >= CONV_PAR_MIN_MACS)
     for (int64_t it = 0; it < items; it++) {
         conv_seg segs[CONV_NC];
         const int64_t gi = it / (nkb * nmb), k0 = (it / nmb % nkb) * kb, kn = conv_min(kb, Kd - k0);

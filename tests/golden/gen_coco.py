@@ -25,7 +25,6 @@ import json
 import os
 
 import numpy as np
-import pycocotools
 import torch
 from pycocotools import mask as mu
 from pycocotools import _mask
@@ -348,5 +347,6 @@ def mask_cases():
 
 
 if __name__ == "__main__":
-    print("pycocotools", pycocotools.__version__ if hasattr(pycocotools, "__version__") else "?")
+    from importlib.metadata import version
+    print("pycocotools", version("pycocotools"))
     golden_common.write("coco", eval_cases() + mask_cases())

@@ -1,0 +1,54 @@
+#!/bin/sh
+# `make bench`: every workload of the performance targets, encdec then
+# PyTorch in the same invocation, then a table of PyTorch ms / encdec ms
+# (> 1: encdec is faster). Environment: BUILD (build), THREADS (2), REPS (5),
+# OMP_WAIT_POLICY (passive), PYTHON (the interpreter with torch; /tmp/peers/bin/python if present),
+# QUICK=1 for small sizes. Results are appended to $BUILD/bench-results.jsonl.
+set -u
+BUILD=${BUILD:-build}
+THREADS=${THREADS:-2}
+REPS=${REPS:-5}
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x /tmp/peers/bin/python ]; then PYTHON=/tmp/peers/bin/python; else PYTHON=python3; fi
+fi
+# Both programs use libgomp. On a shared machine its default spinning
+# collapses when a peer thread is descheduled (measured here: unet32 train
+# 2.5 s/step active vs 0.17 s passive); both get the same setting.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+HERE=$(cd "$(dirname "$0")" && pwd)
+OUT=$(mktemp)
+common="--threads $THREADS --reps $REPS"
+if [ "${QUICK:-0}" = 1 ]; then B=2; S=64; else B=8; S=128; fi
+
+run() {  # label, then the arguments shared by both programs
+  label=$1; shift
+  echo "== $label: $*" >&2
+  "$BUILD/encdec" bench "$@" $common | tee /dev/stderr | grep '^{' | sed "s/^{/{\"who\":\"encdec\",\"label\":\"$label\",/" >>"$OUT"
+  "$PYTHON" "$HERE/peer_torch.py" "$@" $common | tee /dev/stderr | grep '^{' | sed "s/^{/{\"who\":\"torch\",\"label\":\"$label\",/" >>"$OUT"
+}
+
+run conv2d op conv2d --batch $B
+run conv_transpose2d op conv_transpose2d --batch $B
+run max_pool2d op max_pool2d --batch $B
+run unet32-train model unet32 --batch $B --size $S --train --precision f32
+run unet32-infer-b1 model unet32 --batch 1 --size $S --infer --precision f32
+run unet32-infer model unet32 --batch $B --size $S --infer --precision f32
+
+cat "$OUT" >>"$BUILD/bench-results.jsonl"
+"$PYTHON" - "$OUT" <<'PY'
+import json, sys, platform
+rows = [json.loads(l) for l in open(sys.argv[1])]
+key = lambda r: (r["label"], r["mode"])
+enc = {key(r): r for r in rows if r["who"] == "encdec"}
+tor = {key(r): r for r in rows if r["who"] == "torch"}
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"\nmachine: {platform.node()} / {cpu}")
+print(f"{'workload':<18}{'mode':<18}{'encdec ms':>10}{'torch ms':>10}{'ratio':>8}{'enc GF/s':>9}{'%peak':>7}{'enc MB':>8}{'torch MB':>9}")
+for k, e in enc.items():
+    t = tor.get(k)
+    if not t:
+        continue
+    print(f"{k[0]:<18}{k[1]:<18}{e['ms']:>10.1f}{t['ms']:>10.1f}{t['ms'] / e['ms']:>8.2f}{e['gflops']:>9.1f}"
+          f"{e['peak_pct']:>7.1f}{e['peak_rss_mb']:>8.0f}{t['peak_rss_mb']:>9.0f}  (torch {t['format']})")
+PY
+rm -f "$OUT"

@@ -1,0 +1,341 @@
+/* oneDNN kernels for conv2d and conv_transpose2d, forward and backward, in
+ * float32 (float64 and empty tensors go to the reference kernels).
+ *
+ * Tensors and params are as documented in ops/conv2d.c and
+ * ops/conv_transpose2d.c (params = ed__conv_params).
+ *
+ * Mapping to oneDNN:
+ *   - dilation: oneDNN counts the gaps, so oneDNN dilation = torch - 1;
+ *   - padding: padding_l = pad_lo, padding_r = pad_hi (asymmetric 'same');
+ *     for the transposed convolution oneDNN's output size is
+ *     (H-1)*s - pl - pr + (k-1)*d + 1, so output_padding goes into
+ *     padding_r = padding - output_padding (may be negative);
+ *   - weights: conv2d's (Cout, Cin/g, kh, kw) is oihw, or goihw with dims
+ *     (g, Cout/g, Cin/g, kh, kw). oneDNN's deconvolution weights have dims
+ *     (Cout, Cin) like a convolution's, while PyTorch stores
+ *     (Cin, Cout/g, kh, kw): the same memory read as iohw, or as giohw
+ *     (tag acbde) with groups; no flipping, both are the adjoint of conv.
+ *   - backward accumulates: gradients are computed into a workspace and
+ *     added to the user's buffer by a reorder with a sum post-op.
+ * Activations and weights use the formats oneDNN picks (format_tag any),
+ * reordered from/to the plain layouts at the edges of each call. */
+#include "backend/onednn/onednn_common.h"
+#include "ops/conv_common.h"
+
+enum { CONV_FWD = 1, CONV_BWD_DATA, CONV_BWD_W, DECONV_FWD, DECONV_BWD_DATA, DECONV_BWD_W };
+
+/* Key layout: kind, threads, x dims, w dims, y dims, params, has_bias. */
+enum { K_KIND = 0, K_THR = 1, K_X = 2, K_W = 6, K_Y = 10, K_P = 14, K_BIAS = 25 };
+
+static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w,
+                     const int64_t *ydims, bool bias)
+{
+    memset(k, 0, sizeof *k);
+    k->w[K_KIND] = kind;
+    k->w[K_THR] = ed_get_num_threads();
+    for (int i = 0; i < 4; i++) {
+        k->w[K_X + i] = x->shape[i];
+        k->w[K_W + i] = w->shape[i];
+        k->w[K_Y + i] = ydims[i];
+    }
+    const int *pp = &p->stride[0];
+    int np = (int)(sizeof *p / sizeof(int));
+    for (int i = 0; i < np; i++) k->w[K_P + i] = pp[i];
+    k->w[K_BIAS] = bias;
+}
+
+static bool is_deconv(int kind) { return kind >= DECONV_FWD; }
+
+/* Everything a builder needs, decoded from the key. */
+typedef struct {
+    ed__conv_params p;
+    int64_t x[4], w[4], y[4];
+    bool bias;
+    dnnl_memory_desc_t src_u, wei_u, dst_u, bias_u;   /* user (plain) */
+    dnnl_memory_desc_t src_a, wei_a, dst_a, bias_a;   /* any */
+    dnnl_dims_t strides, dil, pl, pr;
+} geom;
+
+static void decode(const odnn_key *k, geom *g)
+{
+    memset(g, 0, sizeof *g);
+    int *pp = &g->p.stride[0];
+    int np = (int)(sizeof g->p / sizeof(int));
+    for (int i = 0; i < np; i++) pp[i] = (int)k->w[K_P + i];
+    for (int i = 0; i < 4; i++) {
+        g->x[i] = k->w[K_X + i];
+        g->w[i] = k->w[K_W + i];
+        g->y[i] = k->w[K_Y + i];
+    }
+    g->bias = k->w[K_BIAS] != 0;
+    const bool de = is_deconv((int)k->w[K_KIND]);
+    const int64_t G = g->p.groups, cin = g->x[1], cout = g->y[1];
+    odnn_md(&g->src_u, 4, g->x, dnnl_nchw);
+    odnn_md(&g->dst_u, 4, g->y, dnnl_nchw);
+    odnn_md(&g->src_a, 4, g->x, dnnl_format_tag_any);
+    odnn_md(&g->dst_a, 4, g->y, dnnl_format_tag_any);
+    if (G == 1) {
+        int64_t d[4] = { cout, cin, g->w[2], g->w[3] };
+        odnn_md(&g->wei_u, 4, d, de ? dnnl_iohw : dnnl_oihw);
+        odnn_md(&g->wei_a, 4, d, dnnl_format_tag_any);
+    } else {
+        int64_t d[5] = { G, cout / G, cin / G, g->w[2], g->w[3] };
+        odnn_md(&g->wei_u, 5, d, de ? dnnl_acbde : dnnl_goihw);
+        odnn_md(&g->wei_a, 5, d, dnnl_format_tag_any);
+    }
+    odnn_md(&g->bias_u, 1, &cout, dnnl_a);
+    odnn_md(&g->bias_a, 1, &cout, dnnl_format_tag_any);
+    for (int d = 0; d < 2; d++) {
+        g->strides[d] = g->p.stride[d];
+        g->dil[d] = g->p.dilation[d] - 1;
+        g->pl[d] = g->p.pad_lo[d];
+        g->pr[d] = g->p.pad_hi[d] - (de ? g->p.output_padding[d] : 0);
+    }
+}
+
+static void set_arg(odnn_prim *p, int arg, bool output, bool acc, const dnnl_memory_desc_t *user,
+                    const_dnnl_primitive_desc_t pd, dnnl_query_t q, int idx)
+{
+    odnn_arg *a = &p->args[p->n_args++];
+    a->arg = arg;
+    a->output = output;
+    a->accumulate = acc;
+    a->user_md = *user;
+    a->prim_md = *dnnl_primitive_desc_query_md(pd, q, idx);
+}
+
+/* The forward primitive descriptor (also the hint for backward). */
+static dnnl_primitive_desc_t fwd_pd(const geom *g, bool de, dnnl_primitive_attr_t attr, dnnl_engine_t eng)
+{
+    union {
+        dnnl_convolution_desc_t c;
+        dnnl_deconvolution_desc_t d;
+    } desc;
+    dnnl_status_t s;
+    const dnnl_memory_desc_t *b = g->bias ? &g->bias_a : NULL;
+    if (de)
+        s = dnnl_dilated_deconvolution_forward_desc_init(&desc.d, dnnl_forward_training, dnnl_deconvolution_direct,
+                                                         &g->src_a, &g->wei_a, b, &g->dst_a, g->strides, g->dil, g->pl,
+                                                         g->pr);
+    else
+        s = dnnl_dilated_convolution_forward_desc_init(&desc.c, dnnl_forward_training, dnnl_convolution_direct,
+                                                       &g->src_a, &g->wei_a, b, &g->dst_a, g->strides, g->dil, g->pl,
+                                                       g->pr);
+    dnnl_primitive_desc_t pd = NULL;
+    if (s != dnnl_success || dnnl_primitive_desc_create(&pd, &desc, attr, eng, NULL) != dnnl_success) return NULL;
+    return pd;
+}
+
+static bool finish(odnn_prim *p, dnnl_primitive_desc_t pd)
+{
+    bool ok = odnn_set_scratch(p, pd) && dnnl_primitive_create(&p->prim, pd) == dnnl_success;
+    dnnl_primitive_desc_destroy(pd);
+    return ok;
+}
+
+/* Forward: args {src, weights, [bias], dst}. */
+static bool build_fwd(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p)
+{
+    geom g;
+    decode(k, &g);
+    dnnl_primitive_attr_t attr = odnn_attr();
+    if (!attr) return false;
+    dnnl_primitive_desc_t pd = fwd_pd(&g, is_deconv((int)k->w[K_KIND]), attr, eng);
+    dnnl_primitive_attr_destroy(attr);
+    if (!pd) return false;
+    set_arg(p, DNNL_ARG_SRC, false, false, &g.src_u, pd, dnnl_query_src_md, 0);
+    set_arg(p, DNNL_ARG_WEIGHTS, false, false, &g.wei_u, pd, dnnl_query_weights_md, 0);
+    if (g.bias) set_arg(p, DNNL_ARG_BIAS, false, false, &g.bias_u, pd, dnnl_query_weights_md, 1);
+    set_arg(p, DNNL_ARG_DST, true, false, &g.dst_u, pd, dnnl_query_dst_md, 0);
+    return finish(p, pd);
+}
+
+/* Backward data: args {diff_dst, weights, diff_src (+=)}. */
+static bool build_bwd_data(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p)
+{
+    geom g;
+    decode(k, &g);
+    g.bias = false;
+    const bool de = k->w[K_KIND] == DECONV_BWD_DATA;
+    dnnl_primitive_attr_t attr = odnn_attr();
+    if (!attr) return false;
+    dnnl_primitive_desc_t hint = fwd_pd(&g, de, attr, eng), pd = NULL;
+    union {
+        dnnl_convolution_desc_t c;
+        dnnl_deconvolution_desc_t d;
+    } desc;
+    dnnl_status_t s;
+    if (de)
+        s = dnnl_dilated_deconvolution_backward_data_desc_init(&desc.d, dnnl_deconvolution_direct, &g.src_a, &g.wei_a,
+                                                               &g.dst_a, g.strides, g.dil, g.pl, g.pr);
+    else
+        s = dnnl_dilated_convolution_backward_data_desc_init(&desc.c, dnnl_convolution_direct, &g.src_a, &g.wei_a,
+                                                             &g.dst_a, g.strides, g.dil, g.pl, g.pr);
+    if (hint && s == dnnl_success && dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint) != dnnl_success) pd = NULL;
+    if (hint) dnnl_primitive_desc_destroy(hint);
+    dnnl_primitive_attr_destroy(attr);
+    if (!pd) return false;
+    set_arg(p, DNNL_ARG_DIFF_DST, false, false, &g.dst_u, pd, dnnl_query_diff_dst_md, 0);
+    set_arg(p, DNNL_ARG_WEIGHTS, false, false, &g.wei_u, pd, dnnl_query_weights_md, 0);
+    set_arg(p, DNNL_ARG_DIFF_SRC, true, true, &g.src_u, pd, dnnl_query_diff_src_md, 0);
+    return finish(p, pd);
+}
+
+/* Backward weights: args {src, diff_dst, diff_weights (+=), [diff_bias (+=)]}. */
+static bool build_bwd_w(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p)
+{
+    geom g;
+    decode(k, &g);
+    const bool de = k->w[K_KIND] == DECONV_BWD_W;
+    dnnl_primitive_attr_t attr = odnn_attr();
+    if (!attr) return false;
+    dnnl_primitive_desc_t hint = fwd_pd(&g, de, attr, eng), pd = NULL;
+    union {
+        dnnl_convolution_desc_t c;
+        dnnl_deconvolution_desc_t d;
+    } desc;
+    dnnl_status_t s;
+    const dnnl_memory_desc_t *b = g.bias ? &g.bias_a : NULL;
+    if (de)
+        s = dnnl_dilated_deconvolution_backward_weights_desc_init(&desc.d, dnnl_deconvolution_direct, &g.src_a, &g.wei_a,
+                                                                  b, &g.dst_a, g.strides, g.dil, g.pl, g.pr);
+    else
+        s = dnnl_dilated_convolution_backward_weights_desc_init(&desc.c, dnnl_convolution_direct, &g.src_a, &g.wei_a, b,
+                                                                &g.dst_a, g.strides, g.dil, g.pl, g.pr);
+    if (hint && s == dnnl_success && dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint) != dnnl_success) pd = NULL;
+    if (hint) dnnl_primitive_desc_destroy(hint);
+    dnnl_primitive_attr_destroy(attr);
+    if (!pd) return false;
+    set_arg(p, DNNL_ARG_SRC, false, false, &g.src_u, pd, dnnl_query_src_md, 0);
+    set_arg(p, DNNL_ARG_DIFF_DST, false, false, &g.dst_u, pd, dnnl_query_diff_dst_md, 0);
+    set_arg(p, DNNL_ARG_DIFF_WEIGHTS, true, true, &g.wei_u, pd, dnnl_query_diff_weights_md, 0);
+    if (g.bias) set_arg(p, DNNL_ARG_DIFF_BIAS, true, true, &g.bias_u, pd, dnnl_query_diff_weights_md, 1);
+    return finish(p, pd);
+}
+
+static odnn_build_fn builder(int kind)
+{
+    switch (kind) {
+    case CONV_FWD: case DECONV_FWD: return build_fwd;
+    case CONV_BWD_DATA: case DECONV_BWD_DATA: return build_bwd_data;
+    default: return build_bwd_w;
+    }
+}
+
+static bool f32(const ed_tensor *t) { return !t || t->dtype == ED_F32; }
+
+static bool nonempty(const ed_tensor *x, const ed_tensor *w, const int64_t *y)
+{
+    for (int i = 0; i < 4; i++)
+        if (x->shape[i] <= 0 || w->shape[i] <= 0 || y[i] <= 0) return false;
+    return x->ndim == 4 && w->ndim == 4;
+}
+
+/* Looks up (building on first use) the entry for one kind. */
+static odnn_prim *entry(int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w, const int64_t *y,
+                        bool bias)
+{
+    odnn_key k;
+    make_key(&k, kind, p, x, w, y, bias);
+    return odnn_cache_get(&k, builder(kind));
+}
+
+/* ---- forward: tensors {x, weight, bias, y} ------------------------------- */
+
+static bool fwd_supports(int kind, const void *params, ed_tensor *const *t)
+{
+    if (!f32(t[0]) || !f32(t[1]) || !f32(t[2]) || !f32(t[3])) return false;
+    if (!nonempty(t[0], t[1], t[3]->shape)) return false;
+    odnn_lock();
+    odnn_prim *e = entry(kind, params, t[0], t[1], t[3]->shape, t[2] != NULL);
+    odnn_unlock();
+    return e != NULL;
+}
+
+static ed_status fwd_run(int kind, const void *params, ed_tensor *const *t, const char *op)
+{
+    odnn_lock();
+    odnn_prim *e = entry(kind, params, t[0], t[1], t[3]->shape, t[2] != NULL);
+    ed_status st;
+    if (!e) {
+        st = ed__err(ED_E_UNSUPPORTED, "%s: oneDNN kernel unavailable for these arguments", op);
+    } else {
+        void *d[4] = { t[0]->data, t[1]->data, t[2] ? t[2]->data : NULL, t[3]->data };
+        void *dd[4];
+        int n = 0;
+        for (int i = 0; i < 4; i++)
+            if (i != 2 || t[2]) dd[n++] = d[i];
+        st = odnn_run(e, dd, op);
+    }
+    odnn_unlock();
+    return st;
+}
+
+/* ---- backward: tensors {x, weight, gy, gx, gweight, gbias} --------------- */
+
+static bool bwd_supports(int kind_data, int kind_w, const void *params, ed_tensor *const *t)
+{
+    for (int i = 0; i < 6; i++)
+        if (!f32(t[i])) return false;
+    if (!nonempty(t[0], t[1], t[2]->shape)) return false;
+    bool ok = true;
+    odnn_lock();
+    if (t[3]) ok = entry(kind_data, params, t[0], t[1], t[2]->shape, false) != NULL;
+    if (ok && t[4]) ok = entry(kind_w, params, t[0], t[1], t[2]->shape, t[5] != NULL) != NULL;
+    odnn_unlock();
+    return ok;
+}
+
+static ed_status bwd_run(int kind_data, int kind_w, const void *params, ed_tensor *const *t, const char *op)
+{
+    ed_tensor *x = t[0], *w = t[1], *gy = t[2], *gx = t[3], *gw = t[4], *gb = t[5];
+    ed_status st = ED_OK;
+    odnn_lock();
+    if (gx) {
+        odnn_prim *e = entry(kind_data, params, x, w, gy->shape, false);
+        st = e ? odnn_run(e, (void *[]){ gy->data, w->data, gx->data }, op)
+               : ed__err(ED_E_UNSUPPORTED, "%s: oneDNN kernel unavailable for these arguments", op);
+    }
+    if (st == ED_OK && gw) {
+        odnn_prim *e = entry(kind_w, params, x, w, gy->shape, gb != NULL);
+        st = e ? odnn_run(e, (void *[]){ x->data, gy->data, gw->data, gb ? gb->data : NULL }, op)
+               : ed__err(ED_E_UNSUPPORTED, "%s: oneDNN kernel unavailable for these arguments", op);
+    }
+    odnn_unlock();
+    if (st == ED_OK && gb && !gw)
+        ed__conv_bias_grad(ED_F32, gy->shape[0], gy->shape[1], gy->shape[2] * gy->shape[3], gy->data, gb->data);
+    return st;
+}
+
+static bool conv_fwd_supports(const void *p, ed_tensor *const *t) { return fwd_supports(CONV_FWD, p, t); }
+static ed_status conv_fwd_run(const void *p, ed_tensor *const *t) { return fwd_run(CONV_FWD, p, t, "conv2d"); }
+static bool conv_bwd_supports(const void *p, ed_tensor *const *t) { return bwd_supports(CONV_BWD_DATA, CONV_BWD_W, p, t); }
+static ed_status conv_bwd_run(const void *p, ed_tensor *const *t)
+{
+    return bwd_run(CONV_BWD_DATA, CONV_BWD_W, p, t, "conv2d");
+}
+static bool deconv_fwd_supports(const void *p, ed_tensor *const *t) { return fwd_supports(DECONV_FWD, p, t); }
+static ed_status deconv_fwd_run(const void *p, ed_tensor *const *t)
+{
+    return fwd_run(DECONV_FWD, p, t, "conv_transpose2d");
+}
+static bool deconv_bwd_supports(const void *p, ed_tensor *const *t)
+{
+    return bwd_supports(DECONV_BWD_DATA, DECONV_BWD_W, p, t);
+}
+static ed_status deconv_bwd_run(const void *p, ed_tensor *const *t)
+{
+    return bwd_run(DECONV_BWD_DATA, DECONV_BWD_W, p, t, "conv_transpose2d");
+}
+
+static const ed_kernel kernels[] = {
+    { ED_OP_CONV2D, ED_FORWARD, "onednn", conv_fwd_supports, conv_fwd_run },
+    { ED_OP_CONV2D, ED_BACKWARD, "onednn", conv_bwd_supports, conv_bwd_run },
+    { ED_OP_CONV_TRANSPOSE2D, ED_FORWARD, "onednn", deconv_fwd_supports, deconv_fwd_run },
+    { ED_OP_CONV_TRANSPOSE2D, ED_BACKWARD, "onednn", deconv_bwd_supports, deconv_bwd_run },
+};
+
+void ed__onednn_register_conv(void)
+{
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) ed_backend_register(&kernels[i]);
+}

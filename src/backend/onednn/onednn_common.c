@@ -1,0 +1,258 @@
+/* The oneDNN backend's shared machinery: engine, primitive cache,
+ * workspaces, execution with reorders at the edges. See onednn_common.h.
+ *
+ * Registration: ed__onednn_register() runs once as a constructor when the
+ * library is loaded. Static links keep this object because CMakeLists.txt
+ * passes -Wl,-u,ed__onednn_register to everything that links encdec_static
+ * (an archive member nobody references would otherwise be dropped, and its
+ * constructor with it). The engine is created lazily on the first
+ * supports() call, so loading the library costs nothing. */
+#include "backend/onednn/onednn_common.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define CACHE_SIZE 1024          /* power of two */
+#define N_WS (ODNN_MAX_ARGS + 1) /* one per argument position + scratchpad */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+
+typedef struct {
+    bool used, failed;
+    odnn_key key;
+    odnn_prim *p;
+} slot;
+static slot cache[CACHE_SIZE];
+
+/* Grow-only workspaces shared by all entries: calls are serialised. */
+static void *ws_buf[N_WS];
+static size_t ws_size[N_WS];
+
+void odnn_lock(void) { pthread_mutex_lock(&mu); }
+void odnn_unlock(void) { pthread_mutex_unlock(&mu); }
+
+static void engine_init(void)
+{
+    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) {
+        engine = NULL;
+        return;
+    }
+    if (dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) {
+        dnnl_engine_destroy(engine);
+        engine = NULL;
+    }
+}
+
+dnnl_engine_t odnn_engine(void)
+{
+    pthread_once(&engine_once, engine_init);
+    return engine;
+}
+
+void odnn_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_format_tag_t tag)
+{
+    dnnl_dims_t d;
+    for (int i = 0; i < ndims; i++) d[i] = dims[i];
+    if (dnnl_memory_desc_init_by_tag(md, ndims, d, dnnl_f32, tag) != dnnl_success) memset(md, 0, sizeof *md);
+}
+
+dnnl_primitive_attr_t odnn_attr(void)
+{
+    dnnl_primitive_attr_t a = NULL;
+    if (dnnl_primitive_attr_create(&a) != dnnl_success) return NULL;
+    dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user);
+    return a;
+}
+
+static void *ws_get(int i, size_t bytes)
+{
+    if (bytes == 0) bytes = 64;
+    if (ws_size[i] < bytes) {
+        ed__aligned_free(ws_buf[i]);
+        ws_buf[i] = ed__aligned_alloc(bytes);
+        ws_size[i] = ws_buf[i] ? bytes : 0;
+    }
+    return ws_buf[i];
+}
+
+static void prim_free(odnn_prim *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->n_args; i++) {
+        odnn_arg *a = &p->args[i];
+        if (a->reorder) dnnl_primitive_destroy(a->reorder);
+        if (a->user_mem) dnnl_memory_destroy(a->user_mem);
+        if (a->prim_mem) dnnl_memory_destroy(a->prim_mem);
+    }
+    if (p->scratch_mem) dnnl_memory_destroy(p->scratch_mem);
+    if (p->prim) dnnl_primitive_destroy(p->prim);
+    free(p);
+}
+
+static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, bool sum)
+{
+    dnnl_primitive_attr_t attr = odnn_attr();
+    dnnl_post_ops_t po = NULL;
+    if (!attr) return NULL;
+    if (sum && dnnl_post_ops_create(&po) == dnnl_success) {
+        dnnl_post_ops_append_sum(po, 1.0f);
+        dnnl_primitive_attr_set_post_ops(attr, po);
+        dnnl_post_ops_destroy(po);
+    }
+    /* Reorders here are simple enough to need no scratchpad; default mode
+     * would allocate one per call, so ask for the user mode and check. */
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t r = NULL;
+    if (dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, attr) == dnnl_success) {
+        const dnnl_memory_desc_t *s = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        if ((!s || dnnl_memory_desc_get_size(s) == 0) && dnnl_primitive_create(&r, pd) != dnnl_success) r = NULL;
+        dnnl_primitive_desc_destroy(pd);
+    }
+    dnnl_primitive_attr_destroy(attr);
+    return r;
+}
+
+/* Memories, reorders and the scratchpad for a freshly built entry. */
+static bool prim_finish(odnn_prim *p)
+{
+    for (int i = 0; i < p->n_args; i++) {
+        odnn_arg *a = &p->args[i];
+        a->ws = i;
+        bool same = dnnl_memory_desc_equal(&a->user_md, &a->prim_md);
+        if (dnnl_memory_create(&a->user_mem, &a->user_md, engine, DNNL_MEMORY_NONE) != dnnl_success) return false;
+        if (dnnl_memory_create(&a->prim_mem, &a->prim_md, engine, DNNL_MEMORY_NONE) != dnnl_success) return false;
+        if (!same || (a->output && a->accumulate)) {
+            a->reorder = a->output ? make_reorder(&a->prim_md, &a->user_md, a->accumulate)
+                                   : make_reorder(&a->user_md, &a->prim_md, false);
+            if (!a->reorder) return false;
+        }
+    }
+    return true;
+}
+
+static uint64_t key_hash(const odnn_key *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < ODNN_KEY_WORDS; i++) {
+        h ^= (uint64_t)k->w[i];
+        h *= 1099511628211ull;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+static int threads_now(void) { return ed_get_num_threads(); }
+
+odnn_prim *odnn_cache_get(const odnn_key *key, odnn_build_fn build)
+{
+    if (!odnn_engine()) return NULL;
+    uint64_t h = key_hash(key);
+    for (int probe = 0; probe < CACHE_SIZE; probe++) {
+        slot *s = &cache[(h + (uint64_t)probe) & (CACHE_SIZE - 1)];
+        if (s->used) {
+            if (memcmp(&s->key, key, sizeof *key) == 0) return s->failed ? NULL : s->p;
+            continue;
+        }
+        odnn_prim *p = calloc(1, sizeof *p);
+        bool ok = false;
+        if (p) {
+#ifdef _OPENMP
+            int old = omp_get_max_threads();
+            omp_set_num_threads(threads_now());
+#endif
+            ok = build(key, engine, p) && prim_finish(p);
+#ifdef _OPENMP
+            omp_set_num_threads(old);
+#endif
+        }
+        if (!ok) {
+            prim_free(p);
+            p = NULL;
+        }
+        s->used = true;
+        s->failed = !ok;
+        s->key = *key;
+        s->p = p;
+        return p;
+    }
+    return NULL;   /* cache full: the reference kernel runs */
+}
+
+static bool exec(dnnl_primitive_t prim, int n, const dnnl_exec_arg_t *args)
+{
+    return dnnl_primitive_execute(prim, stream, n, args) == dnnl_success;
+}
+
+ed_status odnn_run(odnn_prim *p, void *const *data, const char *op)
+{
+#ifdef _OPENMP
+    int old = omp_get_max_threads();
+    omp_set_num_threads(threads_now());
+#endif
+    bool ok = true;
+    dnnl_exec_arg_t args[ODNN_MAX_ARGS + 1];
+    int n = 0;
+    for (int i = 0; i < p->n_args && ok; i++) {
+        odnn_arg *a = &p->args[i];
+        dnnl_memory_set_data_handle(a->user_mem, data[i]);
+        if (a->reorder) {
+            void *w = ws_get(a->ws, dnnl_memory_desc_get_size(&a->prim_md));
+            if (!w) {
+                ok = false;
+                break;
+            }
+            dnnl_memory_set_data_handle(a->prim_mem, w);
+            if (!a->output) {
+                dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->user_mem }, { DNNL_ARG_TO, a->prim_mem } };
+                ok = exec(a->reorder, 2, r);
+            }
+            args[n++] = (dnnl_exec_arg_t){ a->arg, a->prim_mem };
+        } else {
+            args[n++] = (dnnl_exec_arg_t){ a->arg, a->user_mem };
+        }
+    }
+    if (ok && p->scratch_bytes) {
+        void *w = ws_get(N_WS - 1, p->scratch_bytes);
+        if (!w) ok = false;
+        else {
+            dnnl_memory_set_data_handle(p->scratch_mem, w);
+            args[n++] = (dnnl_exec_arg_t){ DNNL_ARG_SCRATCHPAD, p->scratch_mem };
+        }
+    }
+    if (ok) ok = exec(p->prim, n, args);
+    for (int i = 0; i < p->n_args && ok; i++) {
+        odnn_arg *a = &p->args[i];
+        if (!a->output || !a->reorder) continue;
+        dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->prim_mem }, { DNNL_ARG_TO, a->user_mem } };
+        ok = exec(a->reorder, 2, r);
+    }
+    if (ok) ok = dnnl_stream_wait(stream) == dnnl_success;
+#ifdef _OPENMP
+    omp_set_num_threads(old);
+#endif
+    if (!ok) return ed__err(ED_E_NOMEM, "%s: the oneDNN kernel failed (out of memory?)", op);
+    return ED_OK;
+}
+
+bool odnn_set_scratch(odnn_prim *p, const_dnnl_primitive_desc_t pd)
+{
+    const dnnl_memory_desc_t *s = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    p->scratch_bytes = s ? dnnl_memory_desc_get_size(s) : 0;
+    if (!p->scratch_bytes) return true;
+    return dnnl_memory_create(&p->scratch_mem, s, engine, DNNL_MEMORY_NONE) == dnnl_success;
+}
+
+void ed__onednn_register(void) __attribute__((constructor));
+void ed__onednn_register(void)
+{
+    static bool done;
+    if (done) return;
+    done = true;
+    ed__onednn_register_conv();
+}

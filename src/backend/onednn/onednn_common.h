@@ -1,0 +1,83 @@
+/* What the oneDNN kernels share: one CPU engine and stream, a cache of
+ * ready-to-run primitives keyed by shape and parameters, and grow-only
+ * workspaces, so that after the first call of each shape nothing is
+ * allocated.
+ *
+ * A cached entry ("odnn_prim") is one oneDNN primitive plus, for each of its
+ * arguments, the user's plain layout (NCHW, OIHW...) and the layout the
+ * primitive chose (format_tag any: usually blocked, e.g. nChw16c). Where the
+ * two differ, running the entry reorders inputs into a workspace before the
+ * primitive and outputs back after it. Outputs marked "accumulate" always go
+ * through a workspace and come back through a reorder with a sum post-op,
+ * which is how the backward kernels add (+=) into gradients.
+ *
+ * Threads: Debian's libdnnl uses the OpenMP runtime (libgomp), the same one
+ * as the library, so there is one thread pool. oneDNN takes its thread count
+ * from omp_get_max_threads(); odnn_run sets it to ed_get_num_threads() for
+ * the call and restores it after. Primitives are created under the same
+ * setting (oneDNN's JIT blocking depends on it), so the thread count is part
+ * of the cache key.
+ *
+ * Not re-entrant across threads: one mutex serialises every oneDNN call (the
+ * workspaces are shared). */
+#ifndef ED_BACKEND_ONEDNN_COMMON_H
+#define ED_BACKEND_ONEDNN_COMMON_H
+
+#include "core/ed_internal.h"
+
+#include <oneapi/dnnl/dnnl.h>
+
+#define ODNN_MAX_ARGS 6
+
+typedef struct odnn_arg {
+    int arg;                      /* DNNL_ARG_SRC, ... */
+    bool output;
+    bool accumulate;              /* output only: user += result */
+    int ws;                       /* workspace slot when reordered */
+    dnnl_memory_desc_t user_md;
+    dnnl_memory_desc_t prim_md;
+    dnnl_primitive_t reorder;     /* user->prim (input) or prim->user (output); NULL if none */
+    dnnl_memory_t user_mem, prim_mem;
+} odnn_arg;
+
+typedef struct odnn_prim {
+    dnnl_primitive_t prim;
+    int n_args;
+    odnn_arg args[ODNN_MAX_ARGS];
+    size_t scratch_bytes;
+    dnnl_memory_t scratch_mem;
+} odnn_prim;
+
+/* Cache key: a plain struct, compared with memcmp, so zero it first. */
+#define ODNN_KEY_WORDS 40
+typedef struct odnn_key {
+    int64_t w[ODNN_KEY_WORDS];
+} odnn_key;
+
+/* Builds a primitive for a key: fills p->prim and the args (user_md, prim_md,
+ * output, accumulate); odnn_cache_get does the reorders and memories. Returns
+ * false when oneDNN cannot do it. */
+typedef bool (*odnn_build_fn)(const odnn_key *key, dnnl_engine_t eng, odnn_prim *p);
+
+/* The cached entry for key (built on first use), or NULL when the build
+ * failed (then the reference kernel runs). Call with the lock held. */
+odnn_prim *odnn_cache_get(const odnn_key *key, odnn_build_fn build);
+/* Runs an entry; data[i] is the user buffer of args[i] (NULL skips an
+ * optional argument only if the entry was built without it). */
+ed_status odnn_run(odnn_prim *p, void *const *data, const char *op);
+
+void odnn_lock(void);
+void odnn_unlock(void);
+dnnl_engine_t odnn_engine(void);   /* NULL if oneDNN failed to start */
+
+/* Helpers for builders. */
+void odnn_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_format_tag_t tag);
+/* A primitive attribute with user scratchpad mode (the caller destroys it). */
+dnnl_primitive_attr_t odnn_attr(void);
+/* Records the scratchpad a primitive descriptor asks for. */
+bool odnn_set_scratch(odnn_prim *p, const_dnnl_primitive_desc_t pd);
+
+/* Kernel registration, one per source file; called once at load. */
+void ed__onednn_register_conv(void);
+
+#endif

@@ -1,0 +1,338 @@
+/* The oneDNN backend against the reference kernels (the oracle): every
+ * supported configuration of conv2d and conv_transpose2d, forward and
+ * backward (input, weight and bias gradients), on random shapes and options
+ * (groups, dilation, stride > kernel, asymmetric 'same' padding,
+ * output_padding, odd sizes), to 1e-4 relative. Also: backward kernels add
+ * (+=) into gradient buffers that already hold values, float64 is left to
+ * the reference, and the backend is really chosen for float32.
+ * Without oneDNN (ENCDEC_ONEDNN=OFF or not found) the test says so and
+ * passes. */
+#include "check.h"
+#include "core/ed_internal.h"
+#include "ops/conv_common.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#ifndef ENCDEC_HAVE_ONEDNN
+int main(void)
+{
+    printf("test_onednn: built without oneDNN (ENCDEC_ONEDNN=OFF or libdnnl not found): skipped\n");
+    return check_done();
+}
+#else
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static int rnd(int lo, int hi)   /* inclusive */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return lo + (int)(rng_state % (uint64_t)(hi - lo + 1));
+}
+
+typedef struct {
+    bool transposed;
+    int N, G, cin_g, cout_g, H, W, kh, kw;
+    int stride[2], pad[2], dil[2], outpad[2];
+    bool same, bias;
+} cfg;
+
+static void cfg_str(const cfg *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s N=%d G=%d cin/g=%d cout/g=%d %dx%d k=%dx%d s=%d,%d p=%s%d,%d d=%d,%d op=%d,%d bias=%d",
+             c->transposed ? "conv_transpose2d" : "conv2d", c->N, c->G, c->cin_g, c->cout_g, c->H, c->W, c->kh, c->kw,
+             c->stride[0], c->stride[1], c->same ? "same/" : "", c->pad[0], c->pad[1], c->dil[0], c->dil[1],
+             c->outpad[0], c->outpad[1], c->bias);
+}
+
+/* Runs the op and its backward with sum(y * R); results are new heap
+ * tensors (y, gx, gw, gb). */
+static ed_status run_cfg(const cfg *c, ed_dtype dt, bool backend, ed_tensor *out[4])
+{
+    ed_backend_set_enabled(backend);
+    const int cin = c->cin_g * c->G, cout = c->cout_g * c->G;
+    ed_tensor *x = check_randn(dt, SHAPE(c->N, cin, c->H, c->W), 11);
+    ed_tensor *w = c->transposed ? check_randn(dt, SHAPE(cin, c->cout_g, c->kh, c->kw), 12)
+                                 : check_randn(dt, SHAPE(cout, c->cin_g, c->kh, c->kw), 12);
+    ed_tensor *b = c->bias ? check_randn(dt, SHAPE(cout), 13) : NULL;
+    ed_tensor_set_requires_grad(x, 1);
+    ed_tensor_set_requires_grad(w, 1);
+    if (b) ed_tensor_set_requires_grad(b, 1);
+    ed_tensor *y = NULL;
+    ed_status st;
+    if (c->transposed) {
+        ed_conv_transpose2d_args a;
+        ed_conv_transpose2d_args_default(&a);
+        for (int d = 0; d < 2; d++) {
+            a.stride[d] = c->stride[d];
+            a.padding[d] = c->pad[d];
+            a.dilation[d] = c->dil[d];
+            a.output_padding[d] = c->outpad[d];
+        }
+        a.groups = c->G;
+        st = ed_conv_transpose2d(x, w, b, &a, &y);
+    } else {
+        ed_conv2d_args a;
+        ed_conv2d_args_default(&a);
+        for (int d = 0; d < 2; d++) {
+            a.stride[d] = c->stride[d];
+            a.padding[d] = c->pad[d];
+            a.dilation[d] = c->dil[d];
+        }
+        a.groups = c->G;
+        if (c->same) a.padding_kind = ED_PADDING_SAME;
+        st = ed_conv2d(x, w, b, &a, &y);
+    }
+    if (st == ED_OK) {
+        ed_tensor *r = check_randn(dt, y->ndim, y->shape, 14);
+        st = ed_backward(y, r);
+        ed_tensor_free(r);
+    }
+    if (st == ED_OK) {
+        out[0] = y;
+        y = NULL;
+        ed_tensor *g[3] = { ed_tensor_grad(x), ed_tensor_grad(w), b ? ed_tensor_grad(b) : NULL };
+        for (int i = 0; i < 3; i++) {
+            out[1 + i] = NULL;
+            if (g[i]) ed_tensor_clone(g[i], &out[1 + i]);
+        }
+    }
+    ed_tensor_free(y);
+    ed_tensor_free(x);
+    ed_tensor_free(w);
+    ed_tensor_free(b);
+    ed_backend_set_enabled(true);
+    return st;
+}
+
+/* The params the op would hand a backend, for the explicit-padding case. */
+static ed__conv_params params_of(const cfg *c)
+{
+    ed__conv_params p;
+    memset(&p, 0, sizeof p);
+    for (int d = 0; d < 2; d++) {
+        p.stride[d] = c->stride[d];
+        p.pad_lo[d] = p.pad_hi[d] = c->pad[d];
+        p.dilation[d] = c->dil[d];
+        p.output_padding[d] = c->transposed ? c->outpad[d] : 0;
+    }
+    p.groups = c->G;
+    return p;
+}
+
+static int n_onednn, n_total, n_declined_ok;
+static double worst, worst_ref;
+
+static void compare_cfg(const cfg *c)
+{
+    char name[256], what[300];
+    cfg_str(c, name, sizeof name);
+    /* The oracle is the reference kernel in float64: comparing two float32
+     * results would hold oneDNN to the reference's own rounding, which on
+     * long weight-gradient sums is itself about 1e-4 off.
+     * Tolerance: 1e-4 relative, with entries below 1% of the tensor's
+     * largest judged against that 1% (an absolute 1e-6 of the scale): an
+     * entry that cancels to ~1e-3 of the largest carries float32 rounding
+     * of ~1e-7 of the largest from its terms, whichever the order of the
+     * sum, and the two kernels sum in different orders. The float32
+     * reference is held to the same measure, for comparison. */
+    ed_tensor *ref[4] = { 0 }, *got[4] = { 0 }, *ref32[4] = { 0 };
+    ed_status s1 = run_cfg(c, ED_F64, false, ref);
+    ed_status s2 = run_cfg(c, ED_F32, true, got);
+    ed_status s3 = run_cfg(c, ED_F32, false, ref32);
+    CHECK_MSG(s1 == ED_OK && s2 == ED_OK && s3 == ED_OK, "%s: status %d / %d: %s", name, s1, s2, ed_last_error());
+    if (s1 == ED_OK && s2 == ED_OK && s3 == ED_OK) {
+        static const char *what_name[4] = { "y", "gx", "gweight", "gbias" };
+        for (int i = 0; i < 4; i++) {
+            if (!ref[i] && !got[i]) continue;
+            double scale = 0;
+            for (int64_t j = 0; j < ref[i]->numel; j++) scale = fmax(scale, fabs(ed__get(ref[i], j)));
+            double floor = fmax(scale * 1e-2, 1e-12);
+            double err = check_max_rel_err(got[i], ref[i], floor), ref_err = check_max_rel_err(ref32[i], ref[i], floor);
+            if (ref_err > worst_ref) worst_ref = ref_err;
+            if (err > worst) worst = err;
+            snprintf(what, sizeof what, "%s %s", name, what_name[i]);
+            CHECK_MSG(err <= 1e-4, "%s: max rel err %.3g > 1e-4 (float32 reference: %.3g)", what, err, ref_err);
+        }
+    }
+    for (int i = 0; i < 4; i++) ed_tensor_free(ref32[i]);
+    /* Did oneDNN take it? (Explicit padding: params are easy to rebuild.) */
+    if (!c->same && s2 == ED_OK) {
+        ed__conv_params p = params_of(c);
+        const int cin = c->cin_g * c->G, cout = c->cout_g * c->G;
+        ed_tensor *x = check_randn(ED_F32, SHAPE(c->N, cin, c->H, c->W), 1);
+        ed_tensor *w = c->transposed ? check_randn(ED_F32, SHAPE(cin, c->cout_g, c->kh, c->kw), 2)
+                                     : check_randn(ED_F32, SHAPE(cout, c->cin_g, c->kh, c->kw), 2);
+        ed_tensor *t[4] = { x, w, NULL, got[0] };
+        const ed_kernel *k = ed_backend_find(c->transposed ? ED_OP_CONV_TRANSPOSE2D : ED_OP_CONV2D, ED_FORWARD, &p, t);
+        n_total++;
+        /* oneDNN rejects the negative right padding that output_padding
+         * becomes for some dilated transposed convolutions; the reference
+         * runs those, and only those. */
+        bool may_decline = c->transposed && (c->dil[0] > 1 || c->dil[1] > 1) && (c->outpad[0] || c->outpad[1]);
+        if (k && strcmp(k->backend, "onednn") == 0) n_onednn++;
+        else if (may_decline) n_declined_ok++;
+        else printf("  reference used for: %s\n", name);
+        ed_tensor_free(x);
+        ed_tensor_free(w);
+    }
+    for (int i = 0; i < 4; i++) {
+        ed_tensor_free(ref[i]);
+        ed_tensor_free(got[i]);
+    }
+}
+
+static bool random_cfg(cfg *c, bool transposed)
+{
+    memset(c, 0, sizeof *c);
+    c->transposed = transposed;
+    c->N = rnd(1, 3);
+    c->G = rnd(1, 4) == 1 ? rnd(2, 3) : 1;
+    c->cin_g = rnd(1, 6);
+    c->cout_g = rnd(1, 6);
+    c->H = rnd(1, 13);
+    c->W = rnd(1, 13);
+    c->kh = rnd(1, 4);
+    c->kw = rnd(1, 4);
+    c->bias = rnd(0, 3) != 0;
+    for (int d = 0; d < 2; d++) {
+        c->stride[d] = rnd(1, 4) == 1 ? rnd(2, 5) : 1;   /* sometimes > kernel */
+        c->dil[d] = rnd(1, 3) == 1 ? rnd(2, 3) : 1;
+        c->pad[d] = rnd(0, 2);
+    }
+    if (transposed) {
+        for (int d = 0; d < 2; d++) {
+            int lim = c->stride[d] > c->dil[d] ? c->stride[d] : c->dil[d];
+            c->outpad[d] = rnd(0, 2) == 0 ? rnd(0, lim - 1) : 0;
+            int k = d ? c->kw : c->kh, in = d ? c->W : c->H;
+            if ((in - 1) * c->stride[d] - 2 * c->pad[d] + c->dil[d] * (k - 1) + c->outpad[d] + 1 <= 0) return false;
+        }
+    } else {
+        if (c->stride[0] == 1 && c->stride[1] == 1 && rnd(0, 3) == 0) c->same = true;
+        for (int d = 0; d < 2; d++) {
+            int k = d ? c->kw : c->kh, in = d ? c->W : c->H;
+            int span = c->dil[d] * (k - 1);
+            int padded = c->same ? in + span : in + 2 * c->pad[d];
+            if (padded < span + 1) return false;
+        }
+    }
+    return true;
+}
+
+static void test_random(bool transposed, int n)
+{
+    int done = 0;
+    for (int tries = 0; done < n && tries < 20 * n; tries++) {
+        cfg c;
+        if (!random_cfg(&c, transposed)) continue;
+        compare_cfg(&c);
+        done++;
+    }
+}
+
+/* Fixed corners the random draw may miss. */
+static void test_corners(void)
+{
+    /* 'same' with an even kernel: the extra pad goes bottom/right. */
+    compare_cfg(&(cfg){ .N = 2, .G = 1, .cin_g = 3, .cout_g = 4, .H = 7, .W = 6, .kh = 4, .kw = 2,
+                        .stride = { 1, 1 }, .dil = { 1, 2 }, .same = true, .bias = true });
+    /* stride larger than the kernel. */
+    compare_cfg(&(cfg){ .N = 1, .G = 1, .cin_g = 2, .cout_g = 3, .H = 11, .W = 9, .kh = 2, .kw = 1,
+                        .stride = { 4, 3 }, .dil = { 1, 1 }, .bias = false });
+    /* transposed: output_padding with stride, grouped, dilated. */
+    compare_cfg(&(cfg){ .transposed = true, .N = 2, .G = 2, .cin_g = 3, .cout_g = 2, .H = 5, .W = 4, .kh = 3, .kw = 3,
+                        .stride = { 2, 3 }, .pad = { 1, 1 }, .dil = { 2, 1 }, .outpad = { 1, 2 }, .bias = true });
+    /* the U-Net up-sampler: 2x2 stride 2. */
+    compare_cfg(&(cfg){ .transposed = true, .N = 2, .G = 1, .cin_g = 16, .cout_g = 8, .H = 6, .W = 5, .kh = 2,
+                        .kw = 2, .stride = { 2, 2 }, .dil = { 1, 1 }, .bias = true });
+    /* a channel count that fills oneDNN's 16-wide blocks unevenly. */
+    compare_cfg(&(cfg){ .N = 2, .G = 1, .cin_g = 19, .cout_g = 33, .H = 9, .W = 10, .kh = 3, .kw = 3,
+                        .stride = { 1, 1 }, .pad = { 1, 1 }, .dil = { 1, 1 }, .bias = true });
+}
+
+/* Backward kernels add into buffers that already hold a gradient. */
+static void test_accumulates(bool transposed)
+{
+    cfg c = { .transposed = transposed, .N = 2, .G = 1, .cin_g = 5, .cout_g = 7, .H = 8, .W = 7, .kh = 3, .kw = 3,
+              .stride = { 1, 1 }, .pad = { 1, 1 }, .dil = { 1, 1 }, .bias = true };
+    if (transposed) c.stride[0] = 2;
+    ed_tensor *ref[4] = { 0 };
+    CHECK_OK(run_cfg(&c, ED_F32, false, ref));
+    if (!ref[0]) return;
+    const int cin = c.cin_g, cout = c.cout_g;
+    ed_tensor *x = check_randn(ED_F32, SHAPE(c.N, cin, c.H, c.W), 11);
+    ed_tensor *w = transposed ? check_randn(ED_F32, SHAPE(cin, cout, c.kh, c.kw), 12)
+                              : check_randn(ED_F32, SHAPE(cout, cin, c.kh, c.kw), 12);
+    ed_tensor *gy = check_randn(ED_F32, ref[0]->ndim, ref[0]->shape, 14);
+    ed_tensor *pre[3], *gx, *gw, *gb, *want[3];
+    for (int i = 0; i < 3; i++) {
+        pre[i] = check_randn(ED_F32, ref[1 + i]->ndim, ref[1 + i]->shape, 30 + i);
+        ed_add(pre[i], ref[1 + i], &want[i]);
+    }
+    ed_tensor_clone(pre[0], &gx);
+    ed_tensor_clone(pre[1], &gw);
+    ed_tensor_clone(pre[2], &gb);
+    ed__conv_params p = params_of(&c);
+    ed_tensor *t[6] = { x, w, gy, gx, gw, gb };
+    const ed_kernel *k = ed_backend_find(transposed ? ED_OP_CONV_TRANSPOSE2D : ED_OP_CONV2D, ED_BACKWARD, &p, t);
+    CHECK(k && strcmp(k->backend, "onednn") == 0);
+    if (k) {
+        CHECK_OK(k->run(&p, t));
+        CHECK_CLOSE(transposed ? "convt accumulate gx" : "conv accumulate gx", gx, want[0], 1e-4);
+        CHECK_CLOSE(transposed ? "convt accumulate gw" : "conv accumulate gw", gw, want[1], 1e-4);
+        CHECK_CLOSE(transposed ? "convt accumulate gb" : "conv accumulate gb", gb, want[2], 1e-4);
+    }
+    /* Only a bias gradient wanted: still added. */
+    ed_tensor *gb2;
+    ed_tensor_clone(pre[2], &gb2);
+    ed_tensor *t2[6] = { x, w, gy, NULL, NULL, gb2 };
+    k = ed_backend_find(transposed ? ED_OP_CONV_TRANSPOSE2D : ED_OP_CONV2D, ED_BACKWARD, &p, t2);
+    if (k) {
+        CHECK_OK(k->run(&p, t2));
+        CHECK_CLOSE("bias-only gradient accumulates", gb2, want[2], 1e-4);
+    }
+    ed_tensor *all[] = { x, w, gy, gx, gw, gb, gb2, pre[0], pre[1], pre[2], want[0], want[1], want[2],
+                         ref[0], ref[1], ref[2], ref[3] };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ed_tensor_free(all[i]);
+}
+
+/* float64 and empty batches are the reference's. */
+static void test_declines(void)
+{
+    cfg c = { .N = 1, .G = 1, .cin_g = 2, .cout_g = 2, .H = 5, .W = 5, .kh = 3, .kw = 3, .stride = { 1, 1 },
+              .dil = { 1, 1 } };
+    ed__conv_params p = params_of(&c);
+    ed_tensor *x = check_randn(ED_F64, SHAPE(1, 2, 5, 5), 1), *w = check_randn(ED_F64, SHAPE(2, 2, 3, 3), 2),
+              *y = check_randn(ED_F64, SHAPE(1, 2, 3, 3), 3);
+    const ed_kernel *k = ed_backend_find(ED_OP_CONV2D, ED_FORWARD, &p, (ed_tensor *[]){ x, w, NULL, y });
+    CHECK_MSG(!k || strcmp(k->backend, "onednn") != 0, "float64 conv2d must not go to oneDNN");
+    ed_tensor *x0 = check_randn(ED_F32, SHAPE(0, 2, 5, 5), 1), *w0 = check_randn(ED_F32, SHAPE(2, 2, 3, 3), 2),
+              *y0 = check_randn(ED_F32, SHAPE(0, 2, 3, 3), 3);
+    k = ed_backend_find(ED_OP_CONV2D, ED_FORWARD, &p, (ed_tensor *[]){ x0, w0, NULL, y0 });
+    CHECK_MSG(!k || strcmp(k->backend, "onednn") != 0, "an empty batch must not go to oneDNN");
+    /* And the op still works end to end on an empty batch. */
+    ed_tensor *out = NULL;
+    CHECK_OK(ed_conv2d(x0, w0, NULL, NULL, &out));
+    CHECK(out && out->shape[0] == 0);
+    ed_tensor *all[] = { x, w, y, x0, w0, y0, out };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ed_tensor_free(all[i]);
+}
+
+int main(void)
+{
+    test_corners();
+    test_random(false, 30);
+    test_random(true, 30);
+    test_accumulates(false);
+    test_accumulates(true);
+    test_declines();
+    printf("test_onednn: oneDNN ran %d of %d explicit-padding configurations (%d dilated transposed ones with "
+           "output_padding left to the reference)\n", n_onednn, n_total, n_declined_ok);
+    printf("test_onednn: worst rel err vs float64: oneDNN %.3g, float32 reference %.3g\n", worst, worst_ref);
+    CHECK_MSG(n_onednn + n_declined_ok == n_total, "oneDNN declined %d configurations",
+              n_total - n_onednn - n_declined_ok);
+    return check_done();
+}
+#endif
