@@ -276,6 +276,49 @@ static void test_kernel_params(void)
     }
 }
 
+/* Many labels (rows wider than the kernels keep in registers): labels
+ * with +inf energy get Q = 0 and change nothing else, so a 37-label CRF
+ * whose extra labels are impossible gives the 5-label CRF's Q bitwise. */
+static void test_wide_labels(void)
+{
+    const int64_t n = W * H;
+    const int wide = 37;
+    ed_tensor *q[2] = { NULL, NULL };
+    for (int v = 0; v < 2; v++) {
+        const int C = v ? wide : L;
+        ed_tensor *u = NULL, *dw = NULL, *mw = NULL;
+        CHECK_OK(ed_tensor_new(ED_F32, SHAPE(C, n), &u));
+        CHECK_OK(ed_tensor_new(ED_F32, SHAPE(C), &dw));
+        CHECK_OK(ed_tensor_new(ED_F32, SHAPE(C, C), &mw));
+        for (int l = 0; l < C; l++)
+            for (int64_t i = 0; i < n; i++) ed__f32(u)[l * n + i] = l < L ? ed__cf32(in_unary)[l * n + i] : INFINITY;
+        for (int l = 0; l < L; l++) {
+            ed__f32(dw)[l] = -1.0f - 0.5f * l;
+            for (int j = 0; j < L; j++) ed__f32(mw)[l * C + j] = l == j ? -2.0f : 0.3f * (float)((l * 3 + j) % 5);
+        }
+        ed_densecrf *crf = NULL;
+        ed_crf_pairwise p;
+        CHECK_OK(ed_densecrf_new_2d(W, H, C, &crf));
+        CHECK_OK(ed_densecrf_set_unary(crf, u));
+        ed_crf_pairwise_default(&p, 3);
+        CHECK_OK(ed_densecrf_add_gaussian(crf, 3, 3, &p));
+        p.compat = ED_CRF_DIAG;
+        p.weights = dw;
+        CHECK_OK(ed_densecrf_add_bilateral(crf, 8, 8, 13, 13, 13, in_rgb, &p));
+        p.compat = ED_CRF_MATRIX;
+        p.weights = mw;
+        CHECK_OK(ed_densecrf_add_gaussian(crf, 2, 2, &p));
+        CHECK_OK(ed_densecrf_inference(crf, 4, &q[v]));
+        ed_densecrf_free(crf);
+        ed_tensor_free(u); ed_tensor_free(dw); ed_tensor_free(mw);
+    }
+    int same = q[0] && q[1] && !memcmp(q[0]->data, q[1]->data, sizeof(float) * L * n), zero = q[1] != NULL;
+    for (int64_t j = L * n; zero && j < wide * n; j++) zero = ed__cf32(q[1])[j] == 0.0f;
+    CHECK_MSG(same && zero, "37 labels, 32 impossible: Q differs from the 5-label CRF's (same %d, zeros %d)", same, zero);
+    ed_tensor_free(q[0]);
+    ed_tensor_free(q[1]);
+}
+
 /* Bitwise the same over two runs and over 1 and 2 threads; map = argmax. */
 static void test_determinism(void)
 {
@@ -484,6 +527,7 @@ int main(void)
         else if (!strcmp(kind, "camvid")) test_golden_camvid(k);
     }
     test_kernel_params();
+    test_wide_labels();
     test_determinism();
     test_errors();
     test_sizes();

@@ -164,7 +164,8 @@ def tensor(data, requires_grad=False, dtype=None):
         a = a.astype(np.uint8)
     if a.dtype not in _DTYPES:
         raise Error(f"tensor: unsupported dtype {a.dtype} (float32, float64, int64, int32, uint8)")
-    a = np.ascontiguousarray(a)
+    if not a.flags.c_contiguous:   # (np.ascontiguousarray would turn 0-d into 1-d)
+        a = a.copy(order="C")
     shape = (ctypes.c_int64 * max(a.ndim, 1))(*a.shape)
     o = _out()
     _check(_clib.ed_tensor_from_data(_DTYPES[a.dtype], a.ndim, shape, a.ctypes.data_as(ctypes.c_void_p), ctypes.byref(o)))

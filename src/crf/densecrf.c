@@ -440,8 +440,9 @@ typedef ed__vi vi;
 /* exp(x) for x <= 0 (the softmax's shifted logits), 4 at a time, as
  * Cephes' expf: x = k ln 2 + r with ln 2 in two parts, exp(r) by a degree-7
  * polynomial, times 2^k (about 1 ulp); 0 below -87.3 (and for -inf). */
-static inline vf exp_nonpos(vf x)
+ED__ALWAYS_INLINE void exp_nonpos(vf *xp)
 {
+    const vf x = *xp;
     const vf lo = (vf){ 0 } - 87.3f, magic = (vf){ 0 } + 12582912.0f;   /* 1.5 * 2^23 rounds */
     const vi keep = x >= lo;
     vf r = (vf)(((vi)x & keep) | ((vi)lo & ~keep));
@@ -455,13 +456,7 @@ static inline vf exp_nonpos(vf x)
     p = p * r + 5.0000001201e-1f;
     p = p * z + r + 1.0f;
     const vi bits = (__builtin_convertvector(k, vi) + 127) << 23;
-    return (vf)((vi)(p * (vf)bits) & keep);
-}
-
-static inline vf vmax(vf a, vf b)
-{
-    vi gt = a > b;
-    return (vf)(((vi)a & gt) | ((vi)b & ~gt));
+    *xp = (vf)((vi)(p * (vf)bits) & keep);   /* (in place: vectors as values upset some ABIs) */
 }
 
 /* o = softmax(x) over the labels of a row of G vectors; lastmask keeps the
@@ -471,14 +466,18 @@ ED__ALWAYS_INLINE void softmax_row(const vf *x, vf *o, const int G, vi lastmask)
 {
     const vf ninf = (vf){ 0 } - INFINITY;
     vf m = (vf)(((vi)x[G - 1] & lastmask) | ((vi)ninf & ~lastmask));
-    for (int g = 0; g < G - 1; g++) m = vmax(m, x[g]);
+    for (int g = 0; g < G - 1; g++) {
+        vi gt = m > x[g];
+        m = (vf)(((vi)m & gt) | ((vi)x[g] & ~gt));
+    }
     float mx = m[0];
     for (int k = 1; k < ED__VW; k++) mx = m[k] > mx ? m[k] : mx;
     vf e[BLOCK], sum = (vf){ 0 };
     for (int g0 = 0; g0 < G; g0 += BLOCK) {
         const int gw = G - g0 < BLOCK ? G - g0 : BLOCK;
         for (int g = 0; g < gw; g++) {
-            e[g] = exp_nonpos(x[g0 + g] - mx);
+            e[g] = x[g0 + g] - mx;
+            exp_nonpos(&e[g]);
             if (g0 + g == G - 1) e[g] = (vf)((vi)e[g] & lastmask);
             sum += e[g];
         }

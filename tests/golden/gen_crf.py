@@ -146,7 +146,10 @@ def main():
     add([dict(G, compat="diag", weights=diag_w), dict(B, compat="diag", weights=[-w for w in diag_w])],
         note="diagonal compatibility")
     add([dict(G, compat="matrix", weights=sum(mat, [])), B], note="matrix compatibility (asymmetric input)")
-    for nm in ("none", "before", "after"):
+    # Without normalisation the filter sums a whole neighbourhood: small
+    # weights keep Q away from 0/1.
+    add([dict(G, norm="none", w=0.03), dict(B, norm="none", w=0.004)], note="normalization none")
+    for nm in ("before", "after"):
         add([dict(G, norm=nm), dict(B, norm=nm)], note=f"normalization {nm}")
     add([{"type": "features", "dims": [0, 1, 2], "w": 4.0}, {"type": "features", "dims": [2], "w": 2.0,
                                                             "norm": "after"}], note="N-D features (3 and 1 dims)")
