@@ -13,7 +13,8 @@ import numpy as np
 
 from . import _lib as _L
 
-__all__ = ["Error", "Tensor", "tensor", "no_grad", "manual_seed", "set_num_threads", "get_num_threads", "load_model"]
+__all__ = ["Error", "Tensor", "tensor", "no_grad", "manual_seed", "set_num_threads", "get_num_threads", "load_model",
+           "imread", "imwrite", "metrics"]
 
 _clib = _L.lib
 
@@ -222,5 +223,7 @@ def _unary_d(fn, x, v):
 from .functional import *  # noqa: E402,F401,F403
 from .functional import __all__ as _fall  # noqa: E402
 from .models import load_model  # noqa: E402
+from . import metrics  # noqa: E402,F401
+from .image import imread, imwrite  # noqa: E402
 
 __all__ += _fall
