@@ -45,5 +45,6 @@ int cmd_info(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_enhance(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -304,5 +304,6 @@ ed_status ed_dice_loss(const ed_tensor *input, const ed_tensor *target, const ed
 #include "encdec/augment.h"
 #include "encdec/dataset.h"
 #include "encdec/picture.h"
+#include "encdec/precision.h"
 
 #endif

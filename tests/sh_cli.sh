@@ -49,5 +49,15 @@ expect 1 "cannot open folder" -- "$E" train --task denoise --data "$T/nowhere"
 mkdir -p "$T/empty"
 expect 1 "no image files" -- "$E" train --task denoise --data "$T/empty"
 
+# Label maps: a histogram, and out-of-range values named (real data when present).
+if [ -d "${ED_DATA_DIR:-}/camvid/valannot" ]; then
+    expect 0 "(ignore)" -- "$E" data info "$ED_DATA_DIR/camvid/valannot" --labels 11 --ignore 11
+    expect 1 "outside 0..4" -- "$E" data info "$ED_DATA_DIR/camvid/valannot" --labels 5
+fi
+expect 2 "class count" -- "$E" data info "$T" --labels 0
+# Fetching fails cleanly (offline: a local mirror that lacks the file).
+expect 1 "cannot fetch pennfudan" -- env ENCDEC_DATA_MIRROR="file://$T/nomirror" "$E" data fetch pennfudan --to "$T/fetch"
+[ -e "$T/fetch/pennfudan.zip.part" ] && bad "partial download left behind" || ok
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -281,35 +281,26 @@ static ed_status add_term(ed_densecrf *crf, const float *f, int d, const ed_crf_
     free(scaled);
     if (st) return st;
 
-    /* Normalisation from the filtered ones (pairwise.cpp initLattice),
-     * through 4 lanes as the filter wants. */
-    float *norm = NULL, *ones = NULL, *work = NULL;
+    /* Normalisation from the filtered ones (pairwise.cpp initLattice). */
+    float *norm = NULL;
     if (p->normalization != ED_CRF_NO_NORMALIZATION) {
-        norm = ed__aligned_alloc((size_t)n * ED__VW * sizeof *norm);
-        ones = ed__aligned_alloc((size_t)n * ED__VW * sizeof *ones);
-        work = ed__aligned_alloc(ed__lattice_work_floats(&term.lat, ED__VW) * sizeof *work);
-        if (!norm || !ones || !work) {
+        norm = malloc((size_t)n * sizeof *norm);
+        if (!norm || ed__lattice_filter_ones(&term.lat, norm)) {
             st = ed__err(ED_E_NOMEM, "%s: out of memory", op);
             goto fail;
         }
+        const int sym = p->normalization == ED_CRF_NORMALIZE_SYMMETRIC;
         const int64_t nch = (n + PIX_CHUNK - 1) / PIX_CHUNK;
         ED_PARALLEL_FOR
         for (int64_t c = 0; c < nch; c++) {
             int64_t i1 = (c + 1) * PIX_CHUNK < n ? (c + 1) * PIX_CHUNK : n;
-            for (int64_t i = c * PIX_CHUNK * ED__VW; i < i1 * ED__VW; i++) ones[i] = 1.0f;
-        }
-        ed__lattice_filter(&term.lat, ones, ED__VW, norm, work);
-        const int sym = p->normalization == ED_CRF_NORMALIZE_SYMMETRIC;
-        ED_PARALLEL_FOR   /* the scaling goes into ones, no longer needed */
-        for (int64_t c = 0; c < nch; c++) {
-            int64_t i1 = (c + 1) * PIX_CHUNK < n ? (c + 1) * PIX_CHUNK : n;
             for (int64_t i = c * PIX_CHUNK; i < i1; i++) {
-                double k = (double)norm[ED__VW * i] + 1e-20;
-                ones[i] = sym ? (float)(1.0 / sqrt(k)) : (float)(1.0 / k);
+                double k = (double)norm[i] + 1e-20;
+                norm[i] = sym ? (float)(1.0 / sqrt(k)) : (float)(1.0 / k);
             }
         }
-        const float *pre = p->normalization == ED_CRF_NORMALIZE_AFTER ? NULL : ones;
-        const float *post = p->normalization == ED_CRF_NORMALIZE_BEFORE ? NULL : ones;
+        const float *pre = p->normalization == ED_CRF_NORMALIZE_AFTER ? NULL : norm;
+        const float *post = p->normalization == ED_CRF_NORMALIZE_BEFORE ? NULL : norm;
         ed__lattice_scale(&term.lat, pre, post);
     }
 
@@ -334,15 +325,11 @@ static ed_status add_term(ed_densecrf *crf, const float *f, int d, const ed_crf_
             for (int b = 0; b < lp; b++)
                 term.matrix[a * lp + b] = a < L && b < L ? 0.5f * (w[a * L + b] + w[b * L + a]) : 0.0f;
     }
-    ed__aligned_free(norm);
-    ed__aligned_free(ones);
-    ed__aligned_free(work);
+    free(norm);
     crf->terms[crf->n_terms++] = term;
     return ED_OK;
 fail:
-    ed__aligned_free(norm);
-    ed__aligned_free(ones);
-    ed__aligned_free(work);
+    free(norm);
     ed__lattice_free(&term.lat);
     ed__aligned_free(term.accm);
     ed__aligned_free(term.matrix);

@@ -26,6 +26,9 @@
 #include <stdlib.h>
 
 #define CHUNK 512   /* points or vertices per parallel work item */
+#ifndef HT_EXPECT_DIV
+#define HT_EXPECT_DIV 8
+#endif
 
 /* ---- hash table of keys ------------------------------------------------------
  * Keys hash linearly, h = sum_i k_i P_i (mod 2^64), so the d + 1 corners of
@@ -253,8 +256,7 @@ void ed__lattice_free(ed__lattice *lat)
     free(lat->slice_w);
     free(lat->nbr);
     free(lat->csr_start);
-    free(lat->csr_point);
-    free(lat->splat_w);
+    free(lat->csr);
     memset(lat, 0, sizeof *lat);
 }
 
@@ -309,7 +311,7 @@ static int hash_chunk(ed__lattice *lat, init_scratch *s, int c)
     const int d = lat->d, dp1 = d + 1;
     const int64_t n = lat->n, i0 = chunk_lo(n, s->nc, c), i1 = chunk_lo(n, s->nc, c + 1);
     htab *t = &s->tabs[c];
-    if (ht_init(t, d, (i1 - i0) / 8)) return -1;
+    if (ht_init(t, d, (i1 - i0) / HT_EXPECT_DIV)) return -1;
     int32_t key[ED_LATTICE_MAX_DIMS];
     uint64_t prev_mask[ED_LATTICE_MAX_DIMS + 1];
     int pos[ED_LATTICE_MAX_DIMS + 1];
@@ -454,9 +456,8 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
      * which moves -/+ d (for j = d only the stored d coordinates move). */
     lat->nbr = malloc((size_t)dp1 * (size_t)m * 2 * sizeof *lat->nbr);
     lat->csr_start = malloc(((size_t)m + 1) * sizeof *lat->csr_start);
-    lat->csr_point = malloc((size_t)ne * sizeof *lat->csr_point);
-    lat->splat_w = malloc((size_t)ne * sizeof *lat->splat_w);
-    if (!lat->nbr || !lat->csr_start || !lat->csr_point || !lat->splat_w) return nomem(lat, &s, op);
+    lat->csr = malloc((size_t)ne * sizeof *lat->csr);
+    if (!lat->nbr || !lat->csr_start || !lat->csr) return nomem(lat, &s, op);
     const int64_t mch = ((int64_t)m + CHUNK - 1) / CHUNK;
     ED_PARALLEL_FOR
     for (int64_t c = 0; c < mch; c++) {
@@ -509,8 +510,8 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
         for (int64_t i = chunk_lo(n, nc, c); i < chunk_lo(n, nc, c + 1); i++)
             for (int r = 0; r < dp1; r++) {
                 int32_t k = cur[lat->offset[i * dp1 + r]]++;
-                lat->csr_point[k] = (int32_t)i;
-                lat->splat_w[k] = lat->slice_w[i * dp1 + r];
+                lat->csr[k].point = (int32_t)i;
+                lat->csr[k].w = lat->slice_w[i * dp1 + r];
             }
     }
     PROF(7);
@@ -535,7 +536,7 @@ void ed__lattice_scale(ed__lattice *lat, const float *pre, const float *post)
         ED_PARALLEL_FOR
         for (int64_t c = 0; c < mch; c++) {
             int32_t k1 = lat->csr_start[(c + 1) * CHUNK < m ? (c + 1) * CHUNK : m];
-            for (int32_t k = lat->csr_start[c * CHUNK]; k < k1; k++) lat->splat_w[k] *= pre[lat->csr_point[k]];
+            for (int32_t k = lat->csr_start[c * CHUNK]; k < k1; k++) lat->csr[k].w *= pre[lat->csr[k].point];
         }
     }
     if (post) {
@@ -572,9 +573,9 @@ ED__ALWAYS_INLINE void splat_block(const ed__lattice *lat, const ed__vf *restric
         for (int g = 0; g < gw; g++) acc[g] = (ed__vf){ 0 };
         for (int32_t k = lat->csr_start[v]; k < lat->csr_start[v + 1]; k++) {
             /* The points of a vertex lie all over the image: fetch ahead. */
-            if (k < kend) __builtin_prefetch(in + (int64_t)lat->csr_point[k + SPLAT_PREFETCH] * G + g0);
-            const float w = lat->splat_w[k];
-            const ed__vf *x = in + (int64_t)lat->csr_point[k] * G + g0;
+            if (k < kend) __builtin_prefetch(in + (int64_t)lat->csr[k + SPLAT_PREFETCH].point * G + g0);
+            const float w = lat->csr[k].w;
+            const ed__vf *x = in + (int64_t)lat->csr[k].point * G + g0;
             for (int g = 0; g < gw; g++) acc[g] += w * x[g];
         }
         ed__vf *o = vals + v * G + g0;
@@ -651,4 +652,48 @@ void ed__lattice_filter(const ed__lattice *lat, const float *in, int lp, float *
             for (int g0 = 0; g0 < G; g0 += BLOCK)
                 ed__lattice_slice_point(lat, vals, G, g0, G - g0 < BLOCK ? G - g0 : BLOCK, i, (ed__vf *)out + i * G + g0);
     }
+}
+
+int ed__lattice_filter_ones(const ed__lattice *lat, float *out)
+{
+    /* The splat of ones is each vertex's sum of weights; then the blur and
+     * slice of filter, one float a vertex. Slice weights hold alpha (and any
+     * post scaling, so call this before scaling). */
+    const int64_t m = lat->m, n = lat->n, mch = (m + CHUNK - 1) / CHUNK, nch = (n + CHUNK - 1) / CHUNK;
+    const int dp1 = lat->d + 1;
+    float *buf = malloc(2 * ((size_t)m + 1) * sizeof *buf);
+    if (!buf) return -1;
+    float *a = buf, *b = buf + m + 1;
+    a[m] = b[m] = 0.0f;
+    ED_PARALLEL_FOR
+    for (int64_t c = 0; c < mch; c++) {
+        int64_t v1 = (c + 1) * CHUNK < m ? (c + 1) * CHUNK : m;
+        for (int64_t v = c * CHUNK; v < v1; v++) {
+            float s = 0.0f;
+            for (int32_t k = lat->csr_start[v]; k < lat->csr_start[v + 1]; k++) s += lat->csr[k].w;
+            a[v] = s;
+        }
+    }
+    for (int j = 0; j <= lat->d; j++) {
+        const int32_t *nbr = lat->nbr + (int64_t)j * m * 2;
+        ED_PARALLEL_FOR
+        for (int64_t c = 0; c < mch; c++) {
+            int64_t v1 = (c + 1) * CHUNK < m ? (c + 1) * CHUNK : m;
+            for (int64_t v = c * CHUNK; v < v1; v++) b[v] = a[v] + 0.5f * (a[nbr[2 * v]] + a[nbr[2 * v + 1]]);
+        }
+        float *t = a;
+        a = b;
+        b = t;
+    }
+    ED_PARALLEL_FOR
+    for (int64_t c = 0; c < nch; c++) {
+        int64_t i1 = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
+        for (int64_t i = c * CHUNK; i < i1; i++) {
+            float s = 0.0f;
+            for (int r = 0; r < dp1; r++) s += lat->slice_w[i * dp1 + r] * a[lat->offset[i * dp1 + r]];
+            out[i] = s;
+        }
+    }
+    free(buf);
+    return 0;
 }

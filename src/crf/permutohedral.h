@@ -26,13 +26,12 @@ typedef struct ed__lattice {
     int32_t *offset;     /* n * (d+1): the vertex at each corner of a point's simplex */
     float *slice_w;      /* n * (d+1): barycentric weight of each corner x alpha x post */
     int32_t *nbr;        /* (d+1) * m * 2: neighbours (minus, plus) along each axis, m if absent */
-    /* The splat as a gather: the points on vertex v are
-     * csr_point[csr_start[v] .. csr_start[v+1]), in point order, with
-     * weights splat_w (barycentric x pre), so each vertex sums its points in
-     * the order a sequential scatter would, whatever the thread count. */
+    /* The splat as a gather: the points on vertex v and their weights
+     * (barycentric x pre) are csr[csr_start[v] .. csr_start[v+1]), in point
+     * order, so each vertex sums its points in the order a sequential
+     * scatter would, whatever the thread count. */
     int32_t *csr_start;  /* m + 1 */
-    int32_t *csr_point;  /* n * (d+1) */
-    float *splat_w;      /* n * (d+1) */
+    struct ed__splat_entry { int32_t point; float w; } *csr;   /* n * (d+1) */
 } ed__lattice;
 
 /* Build the lattice of n points with features f (d, n). op names the caller
@@ -99,5 +98,9 @@ ED__ALWAYS_INLINE void ed__lattice_slice_point(const ed__lattice *lat, const ed_
 
 /* out = post .* K(pre .* in), all n x lp floats (splat_blur's layout). */
 void ed__lattice_filter(const ed__lattice *lat, const float *in, int lp, float *out, float *work);
+
+/* out (n floats) = K 1 (without scalings), the filter of ones, for the
+ * normalisations. Returns -1 when out of memory. */
+int ed__lattice_filter_ones(const ed__lattice *lat, float *out);
 
 #endif

@@ -24,8 +24,9 @@
 
 enum { CONV_FWD = 1, CONV_BWD_DATA, CONV_BWD_W, DECONV_FWD, DECONV_BWD_DATA, DECONV_BWD_W };
 
-/* Key layout: kind, threads, x dims, w dims, y dims, params, has_bias. */
-enum { K_KIND = 0, K_THR = 1, K_X = 2, K_W = 6, K_Y = 10, K_P = 14, K_BIAS = 25 };
+/* Key layout: kind, threads, x dims, w dims, y dims, params, has_bias,
+ * precision (ed_precision). */
+enum { K_KIND = 0, K_THR = 1, K_X = 2, K_W = 6, K_Y = 10, K_P = 14, K_BIAS = 25, K_PREC = 26 };
 
 static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w,
                      const int64_t *ydims, bool bias)
@@ -42,6 +43,7 @@ static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_t
     int np = (int)(sizeof *p / sizeof(int));
     for (int i = 0; i < np; i++) k->w[K_P + i] = pp[i];
     k->w[K_BIAS] = bias;
+    k->w[K_PREC] = ed_get_conv_precision();
 }
 
 static bool is_deconv(int kind) { return kind >= DECONV_FWD; }
@@ -52,12 +54,18 @@ typedef struct {
     int64_t x[4], w[4], y[4];
     bool bias;
     dnnl_memory_desc_t src_u, wei_u, dst_u, bias_u;   /* user (plain) */
-    dnnl_memory_desc_t src_a, wei_a, dst_a, bias_a;   /* any */
+    dnnl_memory_desc_t src_a, wei_a, dst_a, bias_a;   /* any; src_a, wei_a in the compute type */
+    dnnl_memory_desc_t dst_lo, src_f, wei_f;          /* any: dst in the compute type, src/wei in f32 */
     dnnl_dims_t strides, dil, pl, pr;
 } geom;
 
-static void decode(const odnn_key *k, geom *g)
+/* bf16: the primitive's src, weights and diff_dst are bf16 (the reorders
+ * at the edges convert), its outputs (dst, diff_src, diff_weights,
+ * diff_bias) and the bias stay f32: oneDNN accumulates in f32 and writes f32
+ * directly, so no precision is lost after the products. */
+static void decode(const odnn_key *k, geom *g, bool bf16)
 {
+    const dnnl_data_type_t lo = bf16 ? dnnl_bf16 : dnnl_f32;
     memset(g, 0, sizeof *g);
     int *pp = &g->p.stride[0];
     int np = (int)(sizeof g->p / sizeof(int));
@@ -72,16 +80,20 @@ static void decode(const odnn_key *k, geom *g)
     const int64_t G = g->p.groups, cin = g->x[1], cout = g->y[1];
     odnn_md(&g->src_u, 4, g->x, dnnl_nchw);
     odnn_md(&g->dst_u, 4, g->y, dnnl_nchw);
-    odnn_md(&g->src_a, 4, g->x, dnnl_format_tag_any);
+    odnn_md_dt(&g->src_a, 4, g->x, lo, dnnl_format_tag_any);
     odnn_md(&g->dst_a, 4, g->y, dnnl_format_tag_any);
+    odnn_md_dt(&g->dst_lo, 4, g->y, lo, dnnl_format_tag_any);
+    odnn_md(&g->src_f, 4, g->x, dnnl_format_tag_any);
     if (G == 1) {
         int64_t d[4] = { cout, cin, g->w[2], g->w[3] };
         odnn_md(&g->wei_u, 4, d, de ? dnnl_iohw : dnnl_oihw);
-        odnn_md(&g->wei_a, 4, d, dnnl_format_tag_any);
+        odnn_md_dt(&g->wei_a, 4, d, lo, dnnl_format_tag_any);
+        odnn_md(&g->wei_f, 4, d, dnnl_format_tag_any);
     } else {
         int64_t d[5] = { G, cout / G, cin / G, g->w[2], g->w[3] };
         odnn_md(&g->wei_u, 5, d, de ? dnnl_acbde : dnnl_goihw);
-        odnn_md(&g->wei_a, 5, d, dnnl_format_tag_any);
+        odnn_md_dt(&g->wei_a, 5, d, lo, dnnl_format_tag_any);
+        odnn_md(&g->wei_f, 5, d, dnnl_format_tag_any);
     }
     odnn_md(&g->bias_u, 1, &cout, dnnl_a);
     odnn_md(&g->bias_a, 1, &cout, dnnl_format_tag_any);
@@ -105,7 +117,8 @@ static void set_arg(odnn_prim *p, int arg, bool output, bool acc, const dnnl_mem
 }
 
 /* The forward primitive descriptor (also the hint for backward). */
-static dnnl_primitive_desc_t fwd_pd(const geom *g, bool de, dnnl_primitive_attr_t attr, dnnl_engine_t eng)
+static dnnl_primitive_desc_t fwd_pd(const geom *g, bool de, const dnnl_memory_desc_t *dst, dnnl_primitive_attr_t attr,
+                                    dnnl_engine_t eng)
 {
     union {
         dnnl_convolution_desc_t c;
@@ -115,11 +128,11 @@ static dnnl_primitive_desc_t fwd_pd(const geom *g, bool de, dnnl_primitive_attr_
     const dnnl_memory_desc_t *b = g->bias ? &g->bias_a : NULL;
     if (de)
         s = dnnl_dilated_deconvolution_forward_desc_init(&desc.d, dnnl_forward_training, dnnl_deconvolution_direct,
-                                                         &g->src_a, &g->wei_a, b, &g->dst_a, g->strides, g->dil, g->pl,
+                                                         &g->src_a, &g->wei_a, b, dst, g->strides, g->dil, g->pl,
                                                          g->pr);
     else
         s = dnnl_dilated_convolution_forward_desc_init(&desc.c, dnnl_forward_training, dnnl_convolution_direct,
-                                                       &g->src_a, &g->wei_a, b, &g->dst_a, g->strides, g->dil, g->pl,
+                                                       &g->src_a, &g->wei_a, b, dst, g->strides, g->dil, g->pl,
                                                        g->pr);
     dnnl_primitive_desc_t pd = NULL;
     if (s != dnnl_success || dnnl_primitive_desc_create(&pd, &desc, attr, eng, NULL) != dnnl_success) return NULL;
@@ -134,62 +147,64 @@ static bool finish(odnn_prim *p, dnnl_primitive_desc_t pd)
 }
 
 /* Forward: args {src, weights, [bias], dst}. */
-static bool build_fwd(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p)
+static bool build_fwd(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool bf16)
 {
     geom g;
-    decode(k, &g);
+    decode(k, &g, bf16);
     dnnl_primitive_attr_t attr = odnn_attr();
     if (!attr) return false;
-    dnnl_primitive_desc_t pd = fwd_pd(&g, is_deconv((int)k->w[K_KIND]), attr, eng);
+    dnnl_primitive_desc_t pd = fwd_pd(&g, is_deconv((int)k->w[K_KIND]), &g.dst_a, attr, eng);
     dnnl_primitive_attr_destroy(attr);
     if (!pd) return false;
     set_arg(p, DNNL_ARG_SRC, false, false, &g.src_u, pd, dnnl_query_src_md, 0);
     set_arg(p, DNNL_ARG_WEIGHTS, false, false, &g.wei_u, pd, dnnl_query_weights_md, 0);
+    p->args[p->n_args - 1].cache = true;
     if (g.bias) set_arg(p, DNNL_ARG_BIAS, false, false, &g.bias_u, pd, dnnl_query_weights_md, 1);
     set_arg(p, DNNL_ARG_DST, true, false, &g.dst_u, pd, dnnl_query_dst_md, 0);
     return finish(p, pd);
 }
 
 /* Backward data: args {diff_dst, weights, diff_src (+=)}. */
-static bool build_bwd_data(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p)
+static bool build_bwd_data(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool bf16)
 {
     geom g;
-    decode(k, &g);
+    decode(k, &g, bf16);
     g.bias = false;
     const bool de = k->w[K_KIND] == DECONV_BWD_DATA;
     dnnl_primitive_attr_t attr = odnn_attr();
     if (!attr) return false;
-    dnnl_primitive_desc_t hint = fwd_pd(&g, de, attr, eng), pd = NULL;
+    dnnl_primitive_desc_t hint = fwd_pd(&g, de, &g.dst_lo, attr, eng), pd = NULL;
     union {
         dnnl_convolution_desc_t c;
         dnnl_deconvolution_desc_t d;
     } desc;
     dnnl_status_t s;
     if (de)
-        s = dnnl_dilated_deconvolution_backward_data_desc_init(&desc.d, dnnl_deconvolution_direct, &g.src_a, &g.wei_a,
-                                                               &g.dst_a, g.strides, g.dil, g.pl, g.pr);
+        s = dnnl_dilated_deconvolution_backward_data_desc_init(&desc.d, dnnl_deconvolution_direct, &g.src_f, &g.wei_a,
+                                                               &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
     else
-        s = dnnl_dilated_convolution_backward_data_desc_init(&desc.c, dnnl_convolution_direct, &g.src_a, &g.wei_a,
-                                                             &g.dst_a, g.strides, g.dil, g.pl, g.pr);
+        s = dnnl_dilated_convolution_backward_data_desc_init(&desc.c, dnnl_convolution_direct, &g.src_f, &g.wei_a,
+                                                             &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
     if (hint && s == dnnl_success && dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint) != dnnl_success) pd = NULL;
     if (hint) dnnl_primitive_desc_destroy(hint);
     dnnl_primitive_attr_destroy(attr);
     if (!pd) return false;
     set_arg(p, DNNL_ARG_DIFF_DST, false, false, &g.dst_u, pd, dnnl_query_diff_dst_md, 0);
     set_arg(p, DNNL_ARG_WEIGHTS, false, false, &g.wei_u, pd, dnnl_query_weights_md, 0);
+    p->args[p->n_args - 1].cache = true;
     set_arg(p, DNNL_ARG_DIFF_SRC, true, true, &g.src_u, pd, dnnl_query_diff_src_md, 0);
     return finish(p, pd);
 }
 
 /* Backward weights: args {src, diff_dst, diff_weights (+=), [diff_bias (+=)]}. */
-static bool build_bwd_w(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p)
+static bool build_bwd_w(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool bf16)
 {
     geom g;
-    decode(k, &g);
+    decode(k, &g, bf16);
     const bool de = k->w[K_KIND] == DECONV_BWD_W;
     dnnl_primitive_attr_t attr = odnn_attr();
     if (!attr) return false;
-    dnnl_primitive_desc_t hint = fwd_pd(&g, de, attr, eng), pd = NULL;
+    dnnl_primitive_desc_t hint = fwd_pd(&g, de, &g.dst_lo, attr, eng), pd = NULL;
     union {
         dnnl_convolution_desc_t c;
         dnnl_deconvolution_desc_t d;
@@ -197,11 +212,11 @@ static bool build_bwd_w(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p)
     dnnl_status_t s;
     const dnnl_memory_desc_t *b = g.bias ? &g.bias_a : NULL;
     if (de)
-        s = dnnl_dilated_deconvolution_backward_weights_desc_init(&desc.d, dnnl_deconvolution_direct, &g.src_a, &g.wei_a,
-                                                                  b, &g.dst_a, g.strides, g.dil, g.pl, g.pr);
+        s = dnnl_dilated_deconvolution_backward_weights_desc_init(&desc.d, dnnl_deconvolution_direct, &g.src_a, &g.wei_f,
+                                                                  b, &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
     else
-        s = dnnl_dilated_convolution_backward_weights_desc_init(&desc.c, dnnl_convolution_direct, &g.src_a, &g.wei_a, b,
-                                                                &g.dst_a, g.strides, g.dil, g.pl, g.pr);
+        s = dnnl_dilated_convolution_backward_weights_desc_init(&desc.c, dnnl_convolution_direct, &g.src_a, &g.wei_f, b,
+                                                                &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
     if (hint && s == dnnl_success && dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint) != dnnl_success) pd = NULL;
     if (hint) dnnl_primitive_desc_destroy(hint);
     dnnl_primitive_attr_destroy(attr);
@@ -213,12 +228,36 @@ static bool build_bwd_w(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p)
     return finish(p, pd);
 }
 
+typedef bool (*build_prec_fn)(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool bf16);
+
+/* bf16 where asked and oneDNN has it, else f32: a declined bf16 build falls
+ * back to oneDNN's f32 kernel rather than to the reference. */
+static bool build_either(build_prec_fn f, const odnn_key *k, dnnl_engine_t eng, odnn_prim *p)
+{
+    if (k->w[K_PREC] == ED_PRECISION_BF16) {
+        if (f(k, eng, p, true)) return true;
+        if (p->scratch_mem) dnnl_memory_destroy(p->scratch_mem);
+        if (p->prim) dnnl_primitive_destroy(p->prim);
+        memset(p, 0, sizeof *p);
+    }
+    return f(k, eng, p, false);
+}
+static bool build_fwd_any(const odnn_key *k, dnnl_engine_t e, odnn_prim *p) { return build_either(build_fwd, k, e, p); }
+static bool build_bwd_data_any(const odnn_key *k, dnnl_engine_t e, odnn_prim *p)
+{
+    return build_either(build_bwd_data, k, e, p);
+}
+static bool build_bwd_w_any(const odnn_key *k, dnnl_engine_t e, odnn_prim *p)
+{
+    return build_either(build_bwd_w, k, e, p);
+}
+
 static odnn_build_fn builder(int kind)
 {
     switch (kind) {
-    case CONV_FWD: case DECONV_FWD: return build_fwd;
-    case CONV_BWD_DATA: case DECONV_BWD_DATA: return build_bwd_data;
-    default: return build_bwd_w;
+    case CONV_FWD: case DECONV_FWD: return build_fwd_any;
+    case CONV_BWD_DATA: case DECONV_BWD_DATA: return build_bwd_data_any;
+    default: return build_bwd_w_any;
     }
 }
 

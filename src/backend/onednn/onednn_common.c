@@ -55,11 +55,16 @@ dnnl_engine_t odnn_engine(void)
     return engine;
 }
 
-void odnn_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_format_tag_t tag)
+void odnn_md_dt(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_data_type_t dt, dnnl_format_tag_t tag)
 {
     dnnl_dims_t d;
     for (int i = 0; i < ndims; i++) d[i] = dims[i];
-    if (dnnl_memory_desc_init_by_tag(md, ndims, d, dnnl_f32, tag) != dnnl_success) memset(md, 0, sizeof *md);
+    if (dnnl_memory_desc_init_by_tag(md, ndims, d, dt, tag) != dnnl_success) memset(md, 0, sizeof *md);
+}
+
+void odnn_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_format_tag_t tag)
+{
+    odnn_md_dt(md, ndims, dims, dnnl_f32, tag);
 }
 
 dnnl_primitive_attr_t odnn_attr(void)
@@ -184,6 +189,112 @@ odnn_prim *odnn_cache_get(const odnn_key *key, odnn_build_fn build)
     return NULL;   /* cache full: the reference kernel runs */
 }
 
+/* ---- weight cache (see onednn_common.h) ---------------------------------- */
+
+#define WC_SLOTS 256
+#define WC_MAX_BYTES ((size_t)512 << 20)
+
+typedef struct {
+    bool used, valid;
+    const void *src;
+    dnnl_memory_desc_t md;
+    uint64_t fp[4];
+    void *buf;
+    size_t bytes;
+} wslot;
+static wslot wc[WC_SLOTS];
+static size_t wc_bytes;
+static int wc_next;
+static int64_t wc_hits, wc_misses;
+
+static void fingerprint(const void *p, size_t n, uint64_t out[4])
+{
+    const unsigned char *b = p;
+    uint64_t h[4] = { 0x243F6A8885A308D3ull, 0x13198A2E03707344ull, 0xA4093822299F31D0ull, 0x082EFA98EC4E6C89ull };
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint64_t w[4];
+        memcpy(w, b + i, 32);
+        for (int l = 0; l < 4; l++) {
+            h[l] = (h[l] ^ w[l]) * 0x9E3779B97F4A7C15ull;
+            h[l] ^= h[l] >> 31;
+        }
+    }
+    uint64_t w[4] = { 0 };
+    memcpy(w, b + i, n - i);
+    for (int l = 0; l < 4; l++) {
+        h[l] = (h[l] ^ w[l] ^ (uint64_t)n) * 0x9E3779B97F4A7C15ull;
+        out[l] = h[l] ^ (h[l] >> 31);
+    }
+}
+
+void odnn_weight_cache_clear(void)
+{
+    for (int i = 0; i < WC_SLOTS; i++) {
+        ed__aligned_free(wc[i].buf);
+        memset(&wc[i], 0, sizeof wc[i]);
+    }
+    wc_bytes = 0;
+    wc_next = 0;
+    wc_hits = wc_misses = 0;
+}
+
+void odnn_weight_cache_stats(int64_t *hits, int64_t *misses)
+{
+    odnn_lock();
+    *hits = wc_hits;
+    *misses = wc_misses;
+    odnn_unlock();
+}
+
+/* The reordered copy of a's user data, made now unless a valid one exists. */
+static void *weight_get(odnn_arg *a, const void *user, bool *ok)
+{
+    uint64_t fp[4];
+    fingerprint(user, dnnl_memory_desc_get_size(&a->user_md), fp);
+    wslot *s = NULL;
+    for (int i = 0; i < WC_SLOTS && !s; i++)
+        if (wc[i].used && wc[i].src == user && dnnl_memory_desc_equal(&wc[i].md, &a->prim_md)) s = &wc[i];
+    if (s && s->valid && memcmp(s->fp, fp, sizeof fp) == 0) {
+        wc_hits++;
+        return s->buf;
+    }
+    wc_misses++;
+    size_t bytes = dnnl_memory_desc_get_size(&a->prim_md);
+    if (!s) {
+        if (wc_bytes + bytes > WC_MAX_BYTES) odnn_weight_cache_clear();
+        for (int i = 0; i < WC_SLOTS && !s; i++)
+            if (!wc[i].used) s = &wc[i];
+        if (!s) {   /* full: evict round-robin */
+            s = &wc[wc_next];
+            wc_next = (wc_next + 1) % WC_SLOTS;
+            wc_bytes -= s->bytes;
+            ed__aligned_free(s->buf);
+            memset(s, 0, sizeof *s);
+        }
+        s->buf = ed__aligned_alloc(bytes ? bytes : 64);
+        if (!s->buf) {
+            *ok = false;
+            return NULL;
+        }
+        s->bytes = bytes;
+        wc_bytes += bytes;
+        s->src = user;
+        s->md = a->prim_md;
+        s->used = true;
+    }
+    s->valid = false;   /* until the reorder succeeds */
+    dnnl_memory_set_data_handle(a->prim_mem, s->buf);
+    dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->user_mem }, { DNNL_ARG_TO, a->prim_mem } };
+    if (dnnl_primitive_execute(a->reorder, stream, 2, r) != dnnl_success) {
+        *ok = false;
+        return NULL;
+    }
+    memcpy(s->fp, fp, sizeof fp);
+    s->valid = true;
+    return s->buf;
+}
+
 static bool exec(dnnl_primitive_t prim, int n, const dnnl_exec_arg_t *args)
 {
     return dnnl_primitive_execute(prim, stream, n, args) == dnnl_success;
@@ -201,7 +312,12 @@ ed_status odnn_run(odnn_prim *p, void *const *data, const char *op)
     for (int i = 0; i < p->n_args && ok; i++) {
         odnn_arg *a = &p->args[i];
         dnnl_memory_set_data_handle(a->user_mem, data[i]);
-        if (a->reorder) {
+        if (a->reorder && a->cache && !a->output) {
+            void *w = weight_get(a, data[i], &ok);
+            if (!ok) break;
+            dnnl_memory_set_data_handle(a->prim_mem, w);
+            args[n++] = (dnnl_exec_arg_t){ a->arg, a->prim_mem };
+        } else if (a->reorder) {
             void *w = ws_get(a->ws, dnnl_memory_desc_get_size(&a->prim_md));
             if (!w) {
                 ok = false;
@@ -255,4 +371,6 @@ void ed__onednn_register(void)
     if (done) return;
     done = true;
     ed__onednn_register_conv();
+    ed__onednn_register_bn();
+    ed__onednn_register_eltwise();
 }

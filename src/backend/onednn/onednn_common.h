@@ -33,6 +33,7 @@ typedef struct odnn_arg {
     int arg;                      /* DNNL_ARG_SRC, ... */
     bool output;
     bool accumulate;              /* output only: user += result */
+    bool cache;                   /* input only: a weight whose reordered copy is kept (see below) */
     int ws;                       /* workspace slot when reordered */
     dnnl_memory_desc_t user_md;
     dnnl_memory_desc_t prim_md;
@@ -70,14 +71,36 @@ void odnn_lock(void);
 void odnn_unlock(void);
 dnnl_engine_t odnn_engine(void);   /* NULL if oneDNN failed to start */
 
-/* Helpers for builders. */
+/* Helpers for builders. odnn_md is float32; odnn_md_dt any data type. */
 void odnn_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_format_tag_t tag);
+void odnn_md_dt(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_data_type_t dt, dnnl_format_tag_t tag);
 /* A primitive attribute with user scratchpad mode (the caller destroys it). */
 dnnl_primitive_attr_t odnn_attr(void);
 /* Records the scratchpad a primitive descriptor asks for. */
 bool odnn_set_scratch(odnn_prim *p, const_dnnl_primitive_desc_t pd);
 
+/* The weight cache. An input argument marked "cache" (convolution weights)
+ * keeps its reordered (blocked, maybe bf16) copy between calls, so weights
+ * are reordered once per optimizer step, not once per call. An entry is
+ * keyed by (user data pointer, primitive memory descriptor: dims, data type,
+ * format) and is reused only when a fingerprint of the user's bytes, taken
+ * at every call, equals the one taken when the copy was made. So a weight
+ * changed by anything (ed_optim_step, ed_params_load, ed_model_init, a write
+ * through ed_tensor_data, a freed tensor whose address is reused) is
+ * reordered again: no generation counter to forget to bump. The fingerprint
+ * is 4 lanes of a 64-bit multiply-xorshift chain over 8-byte words, each
+ * step a bijection, so changing any single word always changes it; other
+ * changes escape only if all 4 lanes collide (about 2^-256 for unrelated
+ * data). It costs one single-threaded read of the weights (about 30 MB a
+ * forward pass for unet32, a few ms), far less than a reorder: no write and
+ * no parallel region. Bounded: 256 entries and 512 MiB, then emptied. */
+void odnn_weight_cache_clear(void);
+/* Counters since the last clear, for tests. */
+void odnn_weight_cache_stats(int64_t *hits, int64_t *misses);
+
 /* Kernel registration, one per source file; called once at load. */
 void ed__onednn_register_conv(void);
+void ed__onednn_register_bn(void);
+void ed__onednn_register_eltwise(void);
 
 #endif
