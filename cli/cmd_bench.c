@@ -163,6 +163,11 @@ static int op_step(void *vc)
     return 0;
 }
 
+/* --precision: bf16 sets ED_PRECISION_BF16 (convolutions in bf16, AMX where
+ * present) and compares with the bf16 peak. */
+static const char *bench_prec = "f32";
+static bool bench_bf16;
+
 static void print_result(const char *kind, const char *name, const char *mode, int batch, int size, int threads,
                          const char *prec, double med, double mn, double gflop, const peak *pk, bool bf16)
 {
@@ -225,8 +230,8 @@ static int bench_op(const char *name, int batch, int size, int cin, int cout, in
         double med = 0, mn = 0;
         rc = time_steps(op_step, &c, 2, reps, &med, &mn);
         if (!rc)
-            print_result("op", name, c.backward ? "forward+backward" : "forward", batch, size, threads, "f32", med, mn,
-                         flop * 1e-9 * (c.backward ? 3 : 1), &pk, false);
+            print_result("op", name, c.backward ? "forward+backward" : "forward", batch, size, threads, bench_prec, med,
+                         mn, flop * 1e-9 * (c.backward ? 3 : 1), &pk, bench_bf16);
     }
     ed_arena_free(c.ar);
     ed_tensor *all[] = { c.x, c.w, c.b, c.gy };
@@ -313,8 +318,8 @@ static int bench_model(const char *arch, int batch, int size, bool train, int re
     int rc = c.x ? time_steps(model_step, &c, 2, reps, &med, &mn) : cli_error("out of memory");
     peak pk = machine_peak(threads);
     if (!rc)
-        print_result("model", arch, train ? "train" : "infer", batch, size, threads, "f32", med, mn,
-                     unet_flop(batch, size, cin, classes, base, depth) * 1e-9 * (train ? 3 : 1), &pk, false);
+        print_result("model", arch, train ? "train" : "infer", batch, size, threads, bench_prec, med, mn,
+                     unet_flop(batch, size, cin, classes, base, depth) * 1e-9 * (train ? 3 : 1), &pk, bench_bf16);
     ed_tensor_free(c.x);
     ed_tensor_free(c.labels);
     ed_arena_free(c.ar);
@@ -370,9 +375,14 @@ int cmd_bench(int argc, char **argv)
     }
     if (threads) ed_set_num_threads((int)threads);
     int t = ed_get_num_threads();
-    if (!strcmp(prec, "bf16"))
-        return cli_error("--precision bf16 is not implemented yet (oneDNN bf16 convolutions are planned; see "
-                         "docs/PERFORMANCE.md)");
+    if (!strcmp(prec, "bf16")) {
+#ifndef ENCDEC_HAVE_ONEDNN
+        return cli_error("--precision bf16 needs the oneDNN backend; this build has only the float32 reference kernels");
+#endif
+        if (ed_set_conv_precision(ED_PRECISION_BF16) != ED_OK) return cli_lib_error("--precision bf16");
+        bench_prec = "bf16";
+        bench_bf16 = true;
+    }
     if (!strcmp(what, "op")) return bench_op(name, (int)batch, (int)size, (int)cin, (int)cout, (int)reps, t);
     if (!strcmp(what, "model")) return bench_model(name, (int)batch, (int)size, train, (int)reps, t);
     return cli_usage("bench", "expected 'op NAME' or 'model ARCH', got '%s'", what);

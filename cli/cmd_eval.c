@@ -207,9 +207,10 @@ static int write_report(const eval_opts *o, const ed_seg_scores *s, const int64_
     ed_image *heat = NULL;
     char **cells = calloc((size_t)(C + 1) * 5, sizeof *cells);
     ed_status st = cells ? ed_report_new(o->report, "encdec eval: semantic segmentation", &r) : ED_E_NOMEM;
-    char line[512];
+    char line[8400], ign[48] = "";
+    if (o->has_ignore) snprintf(ign, sizeof ign, ", label %ld ignored", o->ignore_index);
     snprintf(line, sizeof line, "Predictions %s against ground truth %s: %d images, %d classes%s.", o->pred, o->gt,
-             n_images, C, o->has_ignore ? ", ignore index set" : "");
+             n_images, C, ign);
     if (st == ED_OK) st = ed_report_add_text(r, line);
     if (st == ED_OK) st = ed_report_add_metric(r, "mean IoU", s->mean_iou);
     if (st == ED_OK) st = ed_report_add_metric(r, "global accuracy", s->global_acc);

@@ -225,5 +225,7 @@ from .functional import __all__ as _fall  # noqa: E402
 from .models import load_model  # noqa: E402
 from . import metrics  # noqa: E402,F401
 from .image import imread, imwrite  # noqa: E402
+from . import crf  # noqa: E402,F401
+from .crf import DenseCRF, DenseCRF2D  # noqa: E402,F401
 
 __all__ += _fall

@@ -48,7 +48,7 @@ static const uint64_t HP[ED_LATTICE_MAX_DIMS] = {
     0x46eb7409ae691b21ull, 0xb23ad691d6707699ull, 0x67c8fe11d22fc4b9ull, 0x7eb4661419481339ull,
 };
 
-static inline uint64_t lin_hash(const int32_t *k, int d)
+ED__ALWAYS_INLINE uint64_t lin_hash(const int32_t *k, const int d)
 {
     uint64_t h = 0;
     for (int i = 0; i < d; i++) h += (uint64_t)(int64_t)k[i] * HP[i];
@@ -70,7 +70,7 @@ typedef struct {
     int32_t filled;
 } htab;
 
-static inline int key_eq(const int32_t *a, const int32_t *b, int d)
+ED__ALWAYS_INLINE int key_eq(const int32_t *a, const int32_t *b, const int d)
 {
     for (int i = 0; i < d; i++)
         if (a[i] != b[i]) return 0;
@@ -96,20 +96,21 @@ static void ht_free(htab *t)
     t->keys = NULL;
 }
 
-/* The slot of key k (mixed hash h): its entry, or the empty slot to fill. */
-static inline uint64_t ht_probe(const htab *t, const int32_t *k, uint64_t h)
+/* The slot of key k (mixed hash h): its entry, or the empty slot to fill.
+ * d is t->d, passed so that callers can make it a constant. */
+ED__ALWAYS_INLINE uint64_t ht_probe(const htab *t, const int32_t *k, uint64_t h, const int d)
 {
     const uint64_t mask = t->cap - 1, tag = h & 0xffffffff00000000ull;
     for (uint64_t i = h & mask;; i = (i + 1) & mask) {
         uint64_t e = t->slots[i];
         if (!e) return i;
-        if ((e & 0xffffffff00000000ull) == tag && key_eq(t->keys + ((e & 0xffffffffu) - 1) * t->d, k, t->d)) return i;
+        if ((e & 0xffffffff00000000ull) == tag && key_eq(t->keys + ((e & 0xffffffffu) - 1) * d, k, d)) return i;
     }
 }
 
 static int32_t ht_find(const htab *t, const int32_t *k)
 {
-    uint64_t e = t->slots[ht_probe(t, k, mix(lin_hash(k, t->d)))];
+    uint64_t e = t->slots[ht_probe(t, k, mix(lin_hash(k, t->d)), t->d)];
     return e ? (int32_t)((e & 0xffffffffu) - 1) : -1;
 }
 
@@ -137,15 +138,15 @@ static int ht_grow(htab *t)
 }
 
 /* The id of key k with linear hash lh, inserting it if new; -1 when out of
- * memory. */
-static int32_t ht_insert(htab *t, const int32_t *k, uint64_t lh)
+ * memory. d is t->d. */
+ED__ALWAYS_INLINE int32_t ht_insert(htab *t, const int32_t *k, uint64_t lh, const int d)
 {
     if ((uint64_t)(t->filled + 1) * 2 > t->cap && ht_grow(t)) return -1;
-    const uint64_t h = mix(lh), i = ht_probe(t, k, h);
+    const uint64_t h = mix(lh), i = ht_probe(t, k, h, d);
     uint64_t e = t->slots[i];
     if (e) return (int32_t)((e & 0xffffffffu) - 1);
     int32_t id = t->filled++;
-    memcpy(t->keys + (int64_t)id * t->d, k, (size_t)t->d * sizeof *k);
+    memcpy(t->keys + (int64_t)id * d, k, (size_t)d * sizeof *k);
     t->slots[i] = (h & 0xffffffff00000000ull) | (uint64_t)(id + 1);
     return id;
 }
@@ -232,7 +233,7 @@ static int embed_points(const float *f, int64_t n, int d, const float *scale, in
 }
 
 /* Corner r of the simplex: rem0 plus the canonical simplex's row r. */
-static inline void corner_key(const int32_t *rem0, const uint8_t *rank, int d, int r, int32_t *key)
+ED__ALWAYS_INLINE void corner_key(const int32_t *rem0, const uint8_t *rank, const int d, int r, int32_t *key)
 {
     for (int i = 0; i < d; i++) key[i] = rem0[i] + (rank[i] <= d - r ? r : r - (d + 1));
 }
@@ -306,12 +307,9 @@ static inline int64_t chunk_lo(int64_t n, int nc, int c) { return n * c / nc; }
  * so when a point shares rem0 with the point before it, a corner whose set
  * of r highest-ranked coordinates is unchanged is the same vertex: on an
  * image most corners are found that way, without hashing. */
-static int hash_chunk(ed__lattice *lat, init_scratch *s, int c)
+ED__ALWAYS_INLINE int hash_range(ed__lattice *lat, init_scratch *s, htab *t, const int d, int64_t i0, int64_t i1)
 {
-    const int d = lat->d, dp1 = d + 1;
-    const int64_t n = lat->n, i0 = chunk_lo(n, s->nc, c), i1 = chunk_lo(n, s->nc, c + 1);
-    htab *t = &s->tabs[c];
-    if (ht_init(t, d, (i1 - i0) / HT_EXPECT_DIV)) return -1;
+    const int dp1 = d + 1;
     int32_t key[ED_LATTICE_MAX_DIMS];
     uint64_t prev_mask[ED_LATTICE_MAX_DIMS + 1];
     int pos[ED_LATTICE_MAX_DIMS + 1];
@@ -322,7 +320,7 @@ static int hash_chunk(ed__lattice *lat, init_scratch *s, int c)
         const uint8_t *rk = s->rank + i * dp1;
         int32_t *off = lat->offset + i * dp1;
         int same = i > i0;
-        for (int k = 0; same && k < dp1; k++) same = r0[k] == r0[k - dp1];
+        for (int k = 0; k < dp1; k++) same &= i > i0 && r0[k] == r0[k - dp1];
         for (int k = 0; k < dp1; k++) pos[rk[k]] = k;
         uint64_t mask = 0, h = lin_hash(r0, d);
         for (int r = 0; r <= d; r++) {
@@ -336,12 +334,25 @@ static int hash_chunk(ed__lattice *lat, init_scratch *s, int c)
                 off[r] = off[r - dp1];
             } else {
                 corner_key(r0, rk, d, r, key);
-                if ((off[r] = ht_insert(t, key, h)) < 0) return -1;
+                if ((off[r] = ht_insert(t, key, h, d)) < 0) return -1;
             }
             prev_mask[r] = mask;
         }
     }
     return 0;
+}
+
+static int hash_chunk(ed__lattice *lat, init_scratch *s, int c)
+{
+    const int64_t n = lat->n, i0 = chunk_lo(n, s->nc, c), i1 = chunk_lo(n, s->nc, c + 1);
+    htab *t = &s->tabs[c];
+    if (ht_init(t, lat->d, (i1 - i0) / HT_EXPECT_DIV)) return -1;
+    switch (lat->d) {   /* constant d for the usual features: 2-D Gaussian, RGB bilateral */
+    case 2: return hash_range(lat, s, t, 2, i0, i1);
+    case 3: return hash_range(lat, s, t, 3, i0, i1);
+    case 5: return hash_range(lat, s, t, 5, i0, i1);
+    default: return hash_range(lat, s, t, lat->d, i0, i1);
+    }
 }
 
 ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, const char *op)
@@ -436,7 +447,7 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
         htab *tc = &s.tabs[c];
         if (!(s.rename[c] = malloc((size_t)(tc->filled ? tc->filled : 1) * sizeof *s.rename[c]))) return nomem(lat, &s, op);
         for (int32_t e = 0; e < tc->filled; e++)
-            if ((s.rename[c][e] = ht_insert(t, tc->keys + (int64_t)e * d, lin_hash(tc->keys + (int64_t)e * d, d))) < 0)
+            if ((s.rename[c][e] = ht_insert(t, tc->keys + (int64_t)e * d, lin_hash(tc->keys + (int64_t)e * d, d), d)) < 0)
                 return nomem(lat, &s, op);
         ht_free(tc);
     }

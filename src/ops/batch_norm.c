@@ -41,12 +41,7 @@
 #undef T
 #undef K
 
-typedef struct bn_params {
-    int training;
-    double momentum;
-    double eps;
-    int64_t N, C, S;   /* x viewed as (N, C, S) */
-} bn_params;
+#include "ops/batch_norm_params.h"
 
 static ed_status check_param(const ed_tensor *t, const ed_tensor *x, int64_t C, const char *what)
 {

@@ -4,7 +4,12 @@
  *     over the stretched dims.
  *   scale(a, s) = a * s; relu; leaky_relu(negative_slope); sigmoid; tanh.
  *     relu'(0) = 0 and leaky_relu'(0) = negative_slope, as PyTorch.
- * Float32 and float64; both operands of a binary op have the same dtype. */
+ * Float32 and float64; both operands of a binary op have the same dtype.
+ *
+ * Backends (ED_OP_ELTWISE), relu only; params = the op's name (const char *,
+ * "relu"):
+ *   forward  tensors[] = { x, y }        y = relu(x), same shape and dtype
+ *   backward tensors[] = { x, gy, gx }   gx += gy where x > 0 (accumulate) */
 #include "core/ed_internal.h"
 #include "ops/typed.h"
 
@@ -136,6 +141,11 @@ static ed_status unary_backward(ed_node *n)
     ED_TRY(ed__grad_of(n, 0, &gx));
     if (!gx) return ED_OK;
     const ed_tensor *x = n->in[0], *y = n->out;
+    if (c->op == UN_RELU) {
+        ed_tensor *ts[3] = { (ed_tensor *)x, y->grad, gx };
+        const ed_kernel *k = ed_backend_find(ED_OP_ELTWISE, ED_BACKWARD, "relu", ts);
+        if (k) return k->run("relu", ts);
+    }
     ED_DISPATCH_FLOAT(x->dtype, unary_bwd, c->op, c->alpha, x->data, y->data, y->grad->data, gx->data, x->numel);
     return ED_OK;
 }
@@ -147,7 +157,15 @@ static ed_status unary(int op, const char *name, double alpha, const ed_tensor *
     ED_TRY(ed__check_float(x, name, "input"));
     ed_tensor *y;
     ED_TRY(ed__alloc(x->dtype, x->ndim, x->shape, &y));
-    ED_DISPATCH_FLOAT(x->dtype, unary_fwd, op, alpha, x->data, y->data, x->numel);
+    const ed_kernel *k = NULL;
+    ed_tensor *ts[2] = { (ed_tensor *)x, y };
+    if (op == UN_RELU) k = ed_backend_find(ED_OP_ELTWISE, ED_FORWARD, "relu", ts);
+    if (k) {
+        ed_status st = k->run("relu", ts);
+        if (st != ED_OK) { ed_tensor_free(y); return st; }
+    } else {
+        ED_DISPATCH_FLOAT(x->dtype, unary_fwd, op, alpha, x->data, y->data, x->numel);
+    }
     unary_ctx c = { op, alpha };
     ed_node *node;
     ed_status st = ed__record(y, name, unary_backward, 1, &x, &c, sizeof c, &node);
