@@ -1,82 +1,110 @@
-/* encdec train --task denoise: train a denoising model on a folder of
- * images. (Super-resolution and segmentation tasks come with their issues.) */
-#include "denoise.h"
+/* encdec train --task denoise|sr: patch-based training of an enhancement
+ * model (the loop is in trainer.c). */
+#include "trainer.h"
 
 #include <stdio.h>
 #include <string.h>
 
 static void help(void)
 {
-    printf("usage: encdec train --task denoise --data DIR [options]\n\n"
-           "  --task denoise       the task (denoise; sr and semseg are planned)\n"
-           "  --arch NAME          architecture (default dae)\n"
-           "  --config JSON        architecture configuration, e.g. '{\"width\":32}'\n"
-           "  --data DIR           folder of images (PNG/JPEG); with --classes, class sub-folders\n"
-           "  --classes            images sit in class sub-folders\n"
-           "  --channels 1|3       gray or colour (default 3)\n"
-           "  --size N             centre crop N x N (default 28)\n"
-           "  --sigma S            noise std on the 0..255 scale (default 25)\n"
-           "  --epochs N --batch B --lr LR --seed S --val-fraction F\n"
-           "  --out DIR            checkpoint and pictures (default out/train)\n"
+    printf("usage: encdec train --task denoise|sr --data DIR [options]\n\n"
+           "  --task denoise|sr     denoising (noise added on the fly) or super-resolution (Y channel)\n"
+           "  --arch NAME           dncnn, rednet, dae (denoise; default dncnn); fsrcnn, edsr (sr; default edsr)\n"
+           "  --config JSON         architecture configuration, e.g. '{\"width\":32,\"depth\":10}'\n"
+           "  --data DIR            training images (PNG/JPEG)\n"
+           "  --val DIR             validation images: PSNR each epoch, best.safetensors by it\n"
+           "  --channels 1|3        denoise: gray or colour model (default 1)\n"
+           "  --sigma S             denoise: noise std on the 0..255 scale (default 25)\n"
+           "  --sigma-range LO,HI   denoise: blind training, sigma uniform in [LO, HI] per patch\n"
+           "  --val-sigma S         sigma of the validation noise (default: --sigma, or HI)\n"
+           "  --scale 2|3|4         sr: the upscaling factor (default 3)\n"
+           "  --patch P             patch size (LR size for sr; HR patches are P*scale) (default 40)\n"
+           "  --batch B             patches per step (default 64)\n"
+           "  --epochs N            (default 10)\n"
+           "  --steps N             steps per epoch (default: one pass over the training pixels)\n"
+           "  --lr LR --lr-min LR   Adam, cosine from lr to lr-min (default 1e-3, 1e-4)\n"
+           "  --loss mse|l1         (default mse for denoise, l1 for sr)\n"
+           "  --seed S              initialisation, patches and noise (default 0)\n"
+           "  --precision f32       the only precision of this build\n"
+           "  --out DIR             last.safetensors, best.safetensors, curves.png/svg (default out/train)\n"
+           "  --resume CKPT         continue from a last.safetensors (epoch, schedule, history; Adam restarts)\n"
+           "  --val-limit N         validate on the first N images only\n"
+           "  --tile T --overlap O  tiled validation (default 256, 48)\n"
            "  --threads N\n");
+}
+
+static int parse_int(const char *opt, const char *v, long lo, long hi, long *n)
+{
+    if (!cli_parse_int(v, lo, hi, n)) return cli_usage("train", "%s takes an integer in %ld..%ld, got '%s'", opt, lo, hi, v);
+    return 0;
 }
 
 int cmd_train(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) { help(); return 0; }
-    denoise_opts o;
-    denoise_opts_default(&o);
-    o.out_dir = "out/train";
-    o.sigma = 25.0 / 255.0;
-    const char *task = NULL;
+    train_opts o;
+    train_opts_default(&o);
+    const char *loss = NULL;
+    int sigma_given = 0;
     for (int i = 1; i < argc; i++) {
         bool missing = false;
         const char *v;
-        long n;
+        long n = 0;
         double x;
-        if ((v = cli_value(argc, argv, &i, "--task", &missing))) task = v;
+        int rc = 0;
+        if ((v = cli_value(argc, argv, &i, "--task", &missing))) o.task = v;
         else if ((v = cli_value(argc, argv, &i, "--arch", &missing))) o.arch = v;
         else if ((v = cli_value(argc, argv, &i, "--config", &missing))) o.config = v;
         else if ((v = cli_value(argc, argv, &i, "--data", &missing))) o.data_dir = v;
-        else if (cli_flag(argv, &i, "--classes")) o.class_folders = 1;
+        else if ((v = cli_value(argc, argv, &i, "--val", &missing))) o.val_dir = v;
         else if ((v = cli_value(argc, argv, &i, "--out", &missing))) o.out_dir = v;
-        else if ((v = cli_value(argc, argv, &i, "--channels", &missing))) {
+        else if ((v = cli_value(argc, argv, &i, "--resume", &missing))) o.resume = v;
+        else if ((v = cli_value(argc, argv, &i, "--loss", &missing))) {
+            if (strcmp(v, "mse") && strcmp(v, "l1")) return cli_usage("train", "--loss takes mse or l1, got '%s'", v);
+            loss = v;
+        } else if ((v = cli_value(argc, argv, &i, "--precision", &missing))) {
+            if (strcmp(v, "f32")) return cli_usage("train", "--precision %s is not available in this build (f32 only)", v);
+        } else if ((v = cli_value(argc, argv, &i, "--channels", &missing))) {
             if (!cli_parse_int(v, 1, 3, &n) || n == 2) return cli_usage("train", "--channels takes 1 or 3, got '%s'", v);
             o.channels = (int)n;
-        } else if ((v = cli_value(argc, argv, &i, "--size", &missing))) {
-            if (!cli_parse_int(v, 4, 4096, &n)) return cli_usage("train", "--size takes an integer 4..4096, got '%s'", v);
-            o.size = (int)n;
         } else if ((v = cli_value(argc, argv, &i, "--sigma", &missing))) {
             if (!cli_parse_double(v, 0, 255, &x)) return cli_usage("train", "--sigma takes a number in 0..255, got '%s'", v);
-            o.sigma = x / 255.0;
-        } else if ((v = cli_value(argc, argv, &i, "--epochs", &missing))) {
-            if (!cli_parse_int(v, 1, 100000, &n)) return cli_usage("train", "--epochs takes a positive integer, got '%s'", v);
-            o.epochs = (int)n;
-        } else if ((v = cli_value(argc, argv, &i, "--batch", &missing))) {
-            if (!cli_parse_int(v, 1, 65536, &n)) return cli_usage("train", "--batch takes a positive integer, got '%s'", v);
-            o.batch = (int)n;
+            o.sigma_lo = o.sigma_hi = x;
+            sigma_given = 1;
+        } else if ((v = cli_value(argc, argv, &i, "--sigma-range", &missing))) {
+            double lo, hi;
+            char extra;
+            if (sscanf(v, "%lf,%lf%c", &lo, &hi, &extra) != 2 || !(lo >= 0 && hi <= 255 && lo <= hi))
+                return cli_usage("train", "--sigma-range takes LO,HI with 0 <= LO <= HI <= 255, got '%s'", v);
+            o.sigma_lo = lo; o.sigma_hi = hi;
+            sigma_given = 1;
+        } else if ((v = cli_value(argc, argv, &i, "--val-sigma", &missing))) {
+            if (!cli_parse_double(v, 0, 255, &x)) return cli_usage("train", "--val-sigma takes a number in 0..255, got '%s'", v);
+            o.val_sigma = x;
         } else if ((v = cli_value(argc, argv, &i, "--lr", &missing))) {
             if (!cli_parse_double(v, 1e-12, 10, &x)) return cli_usage("train", "--lr takes a positive number, got '%s'", v);
             o.lr = x;
-        } else if ((v = cli_value(argc, argv, &i, "--val-fraction", &missing))) {
-            if (!cli_parse_double(v, 0.001, 0.9, &x)) return cli_usage("train", "--val-fraction takes a number in (0, 0.9], got '%s'", v);
-            o.val_fraction = x;
-        } else if ((v = cli_value(argc, argv, &i, "--seed", &missing))) {
-            if (!cli_parse_int(v, 0, 0x7fffffffL, &n)) return cli_usage("train", "--seed takes a non-negative integer, got '%s'", v);
-            o.seed = (uint64_t)n;
-        } else if ((v = cli_value(argc, argv, &i, "--threads", &missing))) {
-            if (!cli_parse_int(v, 1, 1024, &n)) return cli_usage("train", "--threads takes a positive integer, got '%s'", v);
-            ed_set_num_threads((int)n);
-        } else if (missing) return cli_usage("train", "%s needs a value", argv[i]);
+        } else if ((v = cli_value(argc, argv, &i, "--lr-min", &missing))) {
+            if (!cli_parse_double(v, 0, 10, &x)) return cli_usage("train", "--lr-min takes a number >= 0, got '%s'", v);
+            o.lr_min = x;
+        } else if ((v = cli_value(argc, argv, &i, "--scale", &missing))) { if (!(rc = parse_int("--scale", v, 2, 4, &n))) o.scale = (int)n; }
+        else if ((v = cli_value(argc, argv, &i, "--patch", &missing))) { if (!(rc = parse_int("--patch", v, 4, 1024, &n))) o.patch = (int)n; }
+        else if ((v = cli_value(argc, argv, &i, "--batch", &missing))) { if (!(rc = parse_int("--batch", v, 1, 65536, &n))) o.batch = (int)n; }
+        else if ((v = cli_value(argc, argv, &i, "--epochs", &missing))) { if (!(rc = parse_int("--epochs", v, 1, 100000, &n))) o.epochs = (int)n; }
+        else if ((v = cli_value(argc, argv, &i, "--steps", &missing))) { if (!(rc = parse_int("--steps", v, 1, 100000000, &n))) o.steps_per_epoch = n; }
+        else if ((v = cli_value(argc, argv, &i, "--val-limit", &missing))) { if (!(rc = parse_int("--val-limit", v, 1, 1000000, &n))) o.val_limit = (int)n; }
+        else if ((v = cli_value(argc, argv, &i, "--tile", &missing))) { if (!(rc = parse_int("--tile", v, 8, 8192, &n))) o.tile = (int)n; }
+        else if ((v = cli_value(argc, argv, &i, "--overlap", &missing))) { if (!(rc = parse_int("--overlap", v, 0, 1024, &n))) o.overlap = (int)n; }
+        else if ((v = cli_value(argc, argv, &i, "--seed", &missing))) { if (!(rc = parse_int("--seed", v, 0, 0x7fffffffL, &n))) o.seed = (uint64_t)n; }
+        else if ((v = cli_value(argc, argv, &i, "--threads", &missing))) { if (!(rc = parse_int("--threads", v, 1, 1024, &n))) ed_set_num_threads((int)n); }
+        else if (missing) return cli_usage("train", "%s needs a value", argv[i]);
         else return cli_usage("train", "unknown option '%s'", argv[i]);
+        if (rc) return rc;
     }
-    if (!task) return cli_usage("train", "--task is required (denoise)");
-    if (strcmp(task, "denoise")) return cli_usage("train", "task '%s' is not available yet (available: denoise)", task);
+    if (!o.task) return cli_usage("train", "--task is required (denoise or sr)");
+    if (strcmp(o.task, "denoise") && strcmp(o.task, "sr")) return cli_usage("train", "task '%s' is not available (available: denoise, sr)", o.task);
     if (!o.data_dir) return cli_usage("train", "--data is required");
-    denoise_result res;
-    int rc = denoise_train(&o, &res);
-    if (rc) return rc;
-    printf("{\"task\":\"denoise\",\"psnr_noisy\":%.4f,\"psnr\":%.4f,\"images\":%d,\"seconds\":%.1f,\"model\":\"%s\"}\n",
-           res.noisy_psnr, res.denoised_psnr, res.n_val, res.seconds, res.model_path);
-    return 0;
+    if (!strcmp(o.task, "sr") && sigma_given) return cli_usage("train", "--sigma and --sigma-range are for --task denoise");
+    o.loss = loss ? loss : !strcmp(o.task, "sr") ? "l1" : "mse";
+    return train_run(&o);
 }

@@ -14,20 +14,30 @@ __all__ = ["add", "sub", "mul", "matmul", "relu", "leaky_relu", "sigmoid", "tanh
            "dice_loss"]
 
 
-def _pair(v, name):
-    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
-        return (int(v), int(v))
-    if isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(a, numbers.Integral) for a in v):
-        return (int(v[0]), int(v[1]))
-    if isinstance(v, (tuple, list)) and len(v) == 1 and isinstance(v[0], numbers.Integral):
-        return (int(v[0]), int(v[0]))
-    raise Error(f"{name} must be an int or a pair of ints, got {v!r}")
+_INT_MAX = 2 ** 31 - 1   # the C side takes int; larger values would be silently truncated by ctypes
 
 
 def _int(v, name):
     if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        if abs(int(v)) > _INT_MAX:
+            raise Error(f"{name} is out of range: {v}")
         return int(v)
     raise Error(f"{name} must be an int, got {v!r}")
+
+
+def _pair(v, name):
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        return (_int(v, name), _int(v, name))
+    if isinstance(v, (tuple, list)) and len(v) in (1, 2) and all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in v):
+        return (_int(v[0], name), _int(v[-1], name))
+    raise Error(f"{name} must be an int or a pair of ints, got {v!r}")
+
+
+def _r(x, name="input"):
+    """A required tensor argument."""
+    if x is None:
+        raise Error(f"{name} is required, got None")
+    return _t(x, name)
 
 
 def _call(fn, *args):
@@ -37,7 +47,9 @@ def _call(fn, *args):
 
 
 def _binary(fn, a, b):
-    a = _t(a)
+    a = _r(a)
+    if b is None:
+        raise Error("other is required, got None")
     if not isinstance(b, Tensor):
         import numpy as np
         b = _t(np.asarray(b, dtype=a.dtype))
@@ -61,39 +73,39 @@ def matmul(input, other):
 
 
 def relu(input, inplace=False):
-    return _call("ed_relu", _t(input)._h)
+    return _call("ed_relu", _r(input, "input")._h)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _call("ed_leaky_relu", _t(input)._h, float(negative_slope))
+    return _call("ed_leaky_relu", _r(input, "input")._h, float(negative_slope))
 
 
 def sigmoid(input):
-    return _call("ed_sigmoid", _t(input)._h)
+    return _call("ed_sigmoid", _r(input, "input")._h)
 
 
 def tanh(input):
-    return _call("ed_tanh", _t(input)._h)
+    return _call("ed_tanh", _r(input, "input")._h)
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     if dim is None:
         raise Error("softmax: dim is required")
-    return _call("ed_softmax", _t(input)._h, _int(dim, "dim"))
+    return _call("ed_softmax", _r(input, "input")._h, _int(dim, "dim"))
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     if dim is None:
         raise Error("log_softmax: dim is required")
-    return _call("ed_log_softmax", _t(input)._h, _int(dim, "dim"))
+    return _call("ed_log_softmax", _r(input, "input")._h, _int(dim, "dim"))
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
-    return _call("ed_dropout", _t(input)._h, float(p), int(bool(training)))
+    return _call("ed_dropout", _r(input, "input")._h, float(p), int(bool(training)))
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    return _call("ed_dropout2d", _t(input)._h, float(p), int(bool(training)))
+    return _call("ed_dropout2d", _r(input, "input")._h, float(p), int(bool(training)))
 
 
 def _reduce(fn, input, dim, keepdim):
@@ -102,7 +114,7 @@ def _reduce(fn, input, dim, keepdim):
     else:
         d = [dim] if isinstance(dim, numbers.Integral) else list(dim)
         dims, n = (ctypes.c_int * max(len(d), 1))(*[_int(v, "dim") for v in d]), len(d)
-    return _call(fn, _t(input)._h, dims, n, int(bool(keepdim)))
+    return _call(fn, _r(input, "input")._h, dims, n, int(bool(keepdim)))
 
 
 def sum(input, dim=None, keepdim=False):  # noqa: A001 - torch's name
@@ -129,16 +141,16 @@ def pad(input, pad, mode="constant", value=None):
         raise Error(f"pad: mode must be one of {sorted(_PAD_MODES)}, got {mode!r}")
     p = [_int(v, "pad") for v in pad]
     arr = (ctypes.c_int64 * max(len(p), 1))(*p)
-    return _call("ed_pad", _t(input)._h, arr, len(p), _PAD_MODES[mode], float(value or 0.0))
+    return _call("ed_pad", _r(input, "input")._h, arr, len(p), _PAD_MODES[mode], float(value or 0.0))
 
 
 def center_crop(input, output_size):
     h, w = _pair(output_size, "output_size")
-    return _call("ed_center_crop", _t(input)._h, h, w)
+    return _call("ed_center_crop", _r(input, "input")._h, h, w)
 
 
 def linear(input, weight, bias=None):
-    return _call("ed_linear", _t(input)._h, _t(weight)._h, _h(_t(bias)))
+    return _call("ed_linear", _r(input, "input")._h, _r(weight, "weight")._h, _h(_t(bias)))
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -153,7 +165,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         a.padding[:] = _pair(padding, "padding")
     a.dilation[:] = _pair(dilation, "dilation")
     a.groups = _int(groups, "groups")
-    return _call("ed_conv2d", _t(input)._h, _t(weight)._h, _h(_t(bias)), ctypes.byref(a))
+    return _call("ed_conv2d", _r(input, "input")._h, _r(weight, "weight")._h, _h(_t(bias)), ctypes.byref(a))
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
@@ -164,7 +176,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     a.output_padding[:] = _pair(output_padding, "output_padding")
     a.groups = _int(groups, "groups")
     a.dilation[:] = _pair(dilation, "dilation")
-    return _call("ed_conv_transpose2d", _t(input)._h, _t(weight)._h, _h(_t(bias)), ctypes.byref(a))
+    return _call("ed_conv_transpose2d", _r(input, "input")._h, _r(weight, "weight")._h, _h(_t(bias)), ctypes.byref(a))
 
 
 def _pool_args(kernel_size, stride, padding, dilation=1, ceil_mode=False, count_include_pad=True, divisor_override=None):
@@ -186,7 +198,7 @@ def _pool_args(kernel_size, stride, padding, dilation=1, ceil_mode=False, count_
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     a = _pool_args(kernel_size, stride, padding, dilation, ceil_mode)
     o, idx = _out(), _out()
-    _check(_lib.ed_max_pool2d(_t(input)._h, ctypes.byref(a), ctypes.byref(o),
+    _check(_lib.ed_max_pool2d(_r(input, "input")._h, ctypes.byref(a), ctypes.byref(o),
                               ctypes.byref(idx) if return_indices else None))
     if return_indices:
         return Tensor(o), Tensor(idx)
@@ -199,17 +211,17 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     if output_size is not None:
         s = list(output_size)[-2:]
         size = (ctypes.c_int64 * 2)(*[_int(v, "output_size") for v in s])
-    return _call("ed_max_unpool2d", _t(input)._h, _t(indices)._h, ctypes.byref(a), size)
+    return _call("ed_max_unpool2d", _r(input, "input")._h, _r(indices, "indices")._h, ctypes.byref(a), size)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
     a = _pool_args(kernel_size, stride, padding, 1, ceil_mode, count_include_pad, divisor_override)
-    return _call("ed_avg_pool2d", _t(input)._h, ctypes.byref(a))
+    return _call("ed_avg_pool2d", _r(input, "input")._h, ctypes.byref(a))
 
 
 def adaptive_avg_pool2d(input, output_size):
     h, w = _pair(output_size, "output_size")
-    return _call("ed_adaptive_avg_pool2d", _t(input)._h, h, w)
+    return _call("ed_adaptive_avg_pool2d", _r(input, "input")._h, h, w)
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
@@ -233,21 +245,21 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         a.scale_factor[:] = (float(sf[0]), float(sf[1]))
     a.mode = modes[mode]
     a.align_corners = int(bool(align_corners))
-    return _call("ed_interpolate", _t(input)._h, ctypes.byref(a))
+    return _call("ed_interpolate", _r(input, "input")._h, ctypes.byref(a))
 
 
 def pixel_shuffle(input, upscale_factor):
-    return _call("ed_pixel_shuffle", _t(input)._h, _int(upscale_factor, "upscale_factor"))
+    return _call("ed_pixel_shuffle", _r(input, "input")._h, _int(upscale_factor, "upscale_factor"))
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-05):
     rm, rv = _t(running_mean), _t(running_var)
-    return _call("ed_batch_norm", _t(input)._h, _h(rm), _h(rv), _h(_t(weight)), _h(_t(bias)), int(bool(training)),
+    return _call("ed_batch_norm", _r(input, "input")._h, _h(rm), _h(rv), _h(_t(weight)), _h(_t(bias)), int(bool(training)),
                  float(momentum), float(eps))
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
-    return _call("ed_group_norm", _t(input)._h, _int(num_groups, "num_groups"), _h(_t(weight)), _h(_t(bias)), float(eps))
+    return _call("ed_group_norm", _r(input, "input")._h, _int(num_groups, "num_groups"), _h(_t(weight)), _h(_t(bias)), float(eps))
 
 
 _REDUCTIONS = {"mean": 0, "sum": 1, "none": 2}
@@ -277,7 +289,9 @@ def _loss_args(reduction, weight=None, ignore_index=-100, label_smoothing=0.0, p
 
 def _loss(fn, input, target, a, keep):
     import numpy as np
-    x = _t(input)
+    x = _r(input)
+    if target is None:
+        raise Error("target is required, got None")
     tgt = target if isinstance(target, Tensor) else _t(np.asarray(target))
     r = _call(fn, x._h, tgt._h, ctypes.byref(a))
     del keep

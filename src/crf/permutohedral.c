@@ -307,6 +307,61 @@ static inline int64_t chunk_lo(int64_t n, int nc, int c) { return n * c / nc; }
  * so when a point shares rem0 with the point before it, a corner whose set
  * of r highest-ranked coordinates is unchanged is the same vertex: on an
  * image most corners are found that way, without hashing. */
+/* The gather lists: neighbouring points mostly share a corner's vertex,
+ * so both passes follow runs of one vertex per corner in registers rather
+ * than bumping its counter in memory each time. */
+static void csr_count(const ed__lattice *lat, int32_t *cnt, int64_t i0, int64_t i1)
+{
+    const int dp1 = lat->d + 1;
+    int32_t rv[ED_LATTICE_MAX_DIMS + 1], rn[ED_LATTICE_MAX_DIMS + 1];
+    for (int r = 0; r < dp1; r++) rv[r] = -1, rn[r] = 0;
+    for (int64_t i = i0; i < i1; i++)
+        for (int r = 0; r < dp1; r++) {
+            int32_t v = lat->offset[i * dp1 + r];
+            if (v == rv[r]) {
+                rn[r]++;
+                continue;
+            }
+            if (rv[r] >= 0) cnt[rv[r]] += rn[r];
+            rv[r] = v;
+            rn[r] = 1;
+        }
+    for (int r = 0; r < dp1; r++)
+        if (rv[r] >= 0) cnt[rv[r]] += rn[r];
+}
+
+/* cur[v]: where v's next entry goes. A run's cursor lives in rk[r] and is
+ * written back when the run ends, or when its vertex turns up at another
+ * corner (then that run ends first). */
+static void csr_fill(ed__lattice *lat, int32_t *cur, int64_t i0, int64_t i1)
+{
+    const int dp1 = lat->d + 1;
+    int32_t rv[ED_LATTICE_MAX_DIMS + 1], rk[ED_LATTICE_MAX_DIMS + 1];
+    for (int r = 0; r < dp1; r++) rv[r] = -1, rk[r] = 0;
+    for (int64_t i = i0; i < i1; i++)
+        for (int r = 0; r < dp1; r++) {
+            const int64_t e = i * dp1 + r;
+            int32_t v = lat->offset[e], k;
+            if (v == rv[r]) {
+                k = rk[r]++;
+            } else {
+                if (rv[r] >= 0) cur[rv[r]] = rk[r];
+                for (int q = 0; q < dp1; q++)
+                    if (rv[q] == v) {
+                        cur[v] = rk[q];
+                        rv[q] = -1;
+                    }
+                rv[r] = v;
+                k = cur[v];
+                rk[r] = k + 1;
+            }
+            lat->csr[k].point = (int32_t)i;
+            lat->csr[k].w = lat->slice_w[e];
+        }
+    for (int r = 0; r < dp1; r++)
+        if (rv[r] >= 0) cur[rv[r]] = rk[r];
+}
+
 ED__ALWAYS_INLINE int hash_range(ed__lattice *lat, init_scratch *s, htab *t, const int d, int64_t i0, int64_t i1)
 {
     const int dp1 = d + 1;
@@ -501,10 +556,7 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
     for (int c = 0; c < nc; c++)
         if (!(s.count[c] = calloc((size_t)m + 1, sizeof *s.count[c]))) return nomem(lat, &s, op);
     ED_PARALLEL_FOR
-    for (int c = 0; c < nc; c++) {
-        int32_t *cnt = s.count[c];
-        for (int64_t e = chunk_lo(n, nc, c) * dp1; e < chunk_lo(n, nc, c + 1) * dp1; e++) cnt[lat->offset[e]]++;
-    }
+    for (int c = 0; c < nc; c++) csr_count(lat, s.count[c], chunk_lo(n, nc, c), chunk_lo(n, nc, c + 1));
     int32_t run = 0;
     for (int32_t v = 0; v < m; v++) {
         lat->csr_start[v] = run;
@@ -516,15 +568,7 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
     }
     lat->csr_start[m] = run;
     ED_PARALLEL_FOR
-    for (int c = 0; c < nc; c++) {
-        int32_t *cur = s.count[c];
-        for (int64_t i = chunk_lo(n, nc, c); i < chunk_lo(n, nc, c + 1); i++)
-            for (int r = 0; r < dp1; r++) {
-                int32_t k = cur[lat->offset[i * dp1 + r]]++;
-                lat->csr[k].point = (int32_t)i;
-                lat->csr[k].w = lat->slice_w[i * dp1 + r];
-            }
-    }
+    for (int c = 0; c < nc; c++) csr_fill(lat, s.count[c], chunk_lo(n, nc, c), chunk_lo(n, nc, c + 1));
     PROF(7);
     /* Krähenbühl's "magic scaling constant" of the blur, folded into the
      * slice's weights. */

@@ -160,6 +160,10 @@ def errors_never_crash():
                                    ed.tensor(np.full((1, 1, 2, 2), 99, np.int64)), 2), "99")
     raises(lambda: ed.mse_loss(np.array([np.nan], np.float32), np.zeros(1, np.float32)), "NaN")
     raises(lambda: ed.interpolate(x, size=4, mode="bicubic"), "mode")
+    raises(lambda: ed.conv2d(x, w, stride=2 ** 40), "out of range")     # never silently truncated to 32 bits
+    raises(lambda: ed.relu(None), "required")
+    raises(lambda: ed.mse_loss(x, None), "required")
+    raises(lambda: ed.conv2d(x, None), "weight")
 
 
 @case
