@@ -125,12 +125,16 @@ def op_steps(a, fmt):
     else:
         raise SystemExit(f"unknown op {a.name}")
 
+    bf16 = a.precision == "bf16"   # autocast, as for the models
+
     def fwd():
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             f()
 
     def fwdbwd():
-        f().backward(gy)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            y = f()
+        y.backward(gy.to(y.dtype))
     return [("forward", fwd, flop), ("forward+backward", fwdbwd, 3 * flop)], s
 
 

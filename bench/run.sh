@@ -3,7 +3,7 @@
 # PyTorch in the same invocation, then a table of PyTorch ms / encdec ms
 # (> 1: encdec is faster). Environment: BUILD (build), THREADS (2), REPS (5),
 # OMP_WAIT_POLICY (passive), PYTHON (the interpreter with torch; /tmp/peers/bin/python if present),
-# QUICK=1 for small sizes. Results are appended to $BUILD/bench-results.jsonl.
+# QUICK=1 for small sizes, SKIP_BF16=1 for the f32 rows only. Results are appended to $BUILD/bench-results.jsonl.
 set -u
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-2}
@@ -33,6 +33,15 @@ run max_pool2d op max_pool2d --batch $B
 run unet32-train model unet32 --batch $B --size $S --train --precision f32
 run unet32-infer-b1 model unet32 --batch 1 --size $S --infer --precision f32
 run unet32-infer model unet32 --batch $B --size $S --infer --precision f32
+# bf16: encdec --precision bf16 (convolutions in bf16, AMX where present)
+# against PyTorch's bf16 autocast on the same workloads. SKIP_BF16=1 skips.
+if [ "${SKIP_BF16:-0}" != 1 ]; then
+  run conv2d-bf16 op conv2d --batch $B --precision bf16
+  run conv_transpose2d-bf16 op conv_transpose2d --batch $B --precision bf16
+  run unet32-train-bf16 model unet32 --batch $B --size $S --train --precision bf16
+  run unet32-infer-b1-bf16 model unet32 --batch 1 --size $S --infer --precision bf16
+  run unet32-infer-bf16 model unet32 --batch $B --size $S --infer --precision bf16
+fi
 
 cat "$OUT" >>"$BUILD/bench-results.jsonl"
 "$PYTHON" - "$OUT" <<'PY'
@@ -43,12 +52,12 @@ enc = {key(r): r for r in rows if r["who"] == "encdec"}
 tor = {key(r): r for r in rows if r["who"] == "torch"}
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"\nmachine: {platform.node()} / {cpu}")
-print(f"{'workload':<18}{'mode':<18}{'encdec ms':>10}{'torch ms':>10}{'ratio':>8}{'enc GF/s':>9}{'%peak':>7}{'enc MB':>8}{'torch MB':>9}")
+print(f"{'workload':<22}{'mode':<18}{'encdec ms':>10}{'torch ms':>10}{'ratio':>8}{'enc GF/s':>9}{'%peak':>7}{'enc MB':>8}{'torch MB':>9}")
 for k, e in enc.items():
     t = tor.get(k)
     if not t:
         continue
-    print(f"{k[0]:<18}{k[1]:<18}{e['ms']:>10.1f}{t['ms']:>10.1f}{t['ms'] / e['ms']:>8.2f}{e['gflops']:>9.1f}"
+    print(f"{k[0]:<22}{k[1]:<18}{e['ms']:>10.1f}{t['ms']:>10.1f}{t['ms'] / e['ms']:>8.2f}{e['gflops']:>9.1f}"
           f"{e['peak_pct']:>7.1f}{e['peak_rss_mb']:>8.0f}{t['peak_rss_mb']:>9.0f}  (torch {t['format']})")
 PY
 rm -f "$OUT"

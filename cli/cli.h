@@ -45,6 +45,7 @@ int cmd_info(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_enhance(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_crf(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 
 #endif

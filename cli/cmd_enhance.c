@@ -1,53 +1,40 @@
-/* encdec enhance --model M in.png -o out.png: run a denoising model on one
- * image. Sizes that the model cannot take directly are padded by
- * reflection to its size multiple and cropped back, so any size works.
- * (Tiling of very large images comes with the enhancement issue.) */
-#include "cli.h"
-#include "core/ed_internal.h"
+/* encdec enhance --model M in.png -o out.png: run a denoising or
+ * super-resolution model on one image of any size. The image is processed
+ * in overlapping tiles (trainer.h, train_infer.c) so memory stays that of
+ * one tile whatever the image size; with enough overlap the result equals
+ * an untiled run. SR models upscale: Y through the model, Cb and Cr
+ * bicubic. Alpha is dropped. */
+#include "trainer.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static int run(const char *model_path, const char *in, const char *outp)
+static int run(const char *model_path, const char *in, const char *outp, int tile, int overlap)
 {
     ed_model *m = NULL;
     if (ed_model_load(model_path, &m) != ED_OK) return cli_lib_error("loading the model");
     int rc = 0;
     ed_image *img = NULL, *res = NULL;
-    ed_tensor *x = NULL, *xp = NULL, *y = NULL, *yc = NULL;
-    if (strcmp(ed_model_task(m), "denoise")) { rc = cli_error("%s is a '%s' model; enhance takes denoise models", model_path, ed_model_task(m)); goto out; }
+    planes p = { 0 };
+    const char *task = ed_model_task(m);
+    if (strcmp(task, "denoise") && strcmp(task, "sr")) { rc = cli_error("%s is a '%s' model; enhance takes denoise and sr models", model_path, task); goto out; }
     if (ed_image_load(in, 0, &img) != ED_OK) { rc = cli_lib_error(NULL); goto out; }
-    int c = ed_model_in_channels(m), ic = img->channels >= 3 ? 3 : 1;
-    if (c != ic)
-        { rc = cli_error("%s has %d colour channel%s but the model takes %d (%s)", in, ic, ic == 1 ? "" : "s", c, c == 1 ? "gray" : "RGB"); goto out; }
-    int64_t H = img->height, W = img->width;
-    if (ed_tensor_new(ED_F32, 4, (int64_t[]){ 1, c, H, W }, &x) != ED_OK) { rc = cli_lib_error(NULL); goto out; }
-    double maxv = img->bit_depth == 16 ? 65535.0 : 255.0;
-    for (int k = 0; k < c; k++)
-        for (int64_t p = 0; p < H * W; p++) {
-            size_t s = (size_t)p * (size_t)img->channels + (size_t)k;
-            double v = img->bit_depth == 16 ? ((uint16_t *)img->data)[s] : ((uint8_t *)img->data)[s];
-            ((float *)ed_tensor_data(x))[(int64_t)k * H * W + p] = (float)(v / maxv);
-        }
-    int mult = ed_model_size_multiple(m);
-    int64_t ph = (mult - H % mult) % mult, pw = (mult - W % mult) % mult;
-    ed_no_grad_begin();
-    ed_status st = ed_pad(x, (int64_t[]){ 0, pw, 0, ph }, 4, (ph < H && pw < W) ? ED_PAD_REFLECT : ED_PAD_REPLICATE, 0, &xp);
-    if (st == ED_OK) st = ed_model_forward(m, xp, 0, &y);
-    if (st == ED_OK) st = ed_pad(y, (int64_t[]){ 0, -pw, 0, -ph }, 4, ED_PAD_CONSTANT, 0, &yc);
-    ed_no_grad_end();
-    if (st != ED_OK) { rc = cli_lib_error("running the model"); goto out; }
-    if (ed_image_new((int)W, (int)H, c, 8, &res) != ED_OK) { rc = cli_lib_error(NULL); goto out; }
-    for (int k = 0; k < c; k++)
-        for (int64_t p = 0; p < H * W; p++) {
-            double v = ((float *)ed_tensor_data(yc))[(int64_t)k * H * W + p];
-            v = v < 0 ? 0 : v > 1 ? 1 : v;
-            ((uint8_t *)res->data)[(size_t)p * (size_t)c + (size_t)k] = (uint8_t)(v * 255 + 0.5);
-        }
+    if ((rc = planes_from_image(img, &p))) goto out;
+    int s = model_scale(m), c = ed_model_in_channels(m);
+    if (!(p.c == c || (s > 1 && c == 1 && p.c == 3))) {
+        rc = cli_error("%s has %d colour channel%s but the model takes %d (%s)", in, p.c, p.c == 1 ? "" : "s", c, c == 1 ? "gray" : "RGB");
+        goto out;
+    }
+    if ((int64_t)p.w * s > ED_IMAGE_MAX_SIDE || (int64_t)p.h * s > ED_IMAGE_MAX_SIDE) { rc = cli_error("%s upscaled x%d is too large", in, s); goto out; }
+    if (ed_image_new(p.w * s, p.h * s, p.c, 8, &res) != ED_OK) { rc = cli_lib_error(NULL); goto out; }
+    ed_image_free(img);
+    img = NULL;
+    if ((rc = enhance_planes(m, &p, tile, overlap, res->data))) goto out;
     if (ed_image_save_png(outp, res) != ED_OK) rc = cli_lib_error(NULL);
-    else printf("wrote %s (%lldx%lld)\n", outp, (long long)W, (long long)H);
+    else printf("wrote %s (%dx%d)\n", outp, res->width, res->height);
 out:
-    ed_tensor_free(x); ed_tensor_free(xp); ed_tensor_free(y); ed_tensor_free(yc);
+    planes_free(&p);
     ed_image_free(img); ed_image_free(res);
     ed_model_free(m);
     return rc;
@@ -56,17 +43,27 @@ out:
 int cmd_enhance(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: encdec enhance --model M.safetensors IN.png -o OUT.png [--threads N]\n\nDenoises IN with a denoising checkpoint.\n");
+        printf("usage: encdec enhance --model M.safetensors IN.png -o OUT.png [--tile T] [--overlap O] [--threads N]\n\n"
+               "Denoises IN with a denoising checkpoint, or upscales it with a super-resolution one\n"
+               "(colour: Y through the model, Cb/Cr bicubic). Any size: tiles of T x T pixels (default\n"
+               "256) with O pixels of context on each side (default 48) keep memory bounded.\n");
         return 0;
     }
     const char *model = NULL, *in = NULL, *outp = NULL;
+    int tile = 256, overlap = 48;
     for (int i = 1; i < argc; i++) {
         bool missing = false;
         const char *v;
         long n;
         if ((v = cli_value(argc, argv, &i, "--model", &missing))) model = v;
         else if ((v = cli_value(argc, argv, &i, "-o", &missing)) || (v = cli_value(argc, argv, &i, "--output", &missing))) outp = v;
-        else if ((v = cli_value(argc, argv, &i, "--threads", &missing))) {
+        else if ((v = cli_value(argc, argv, &i, "--tile", &missing))) {
+            if (!cli_parse_int(v, 8, 8192, &n)) return cli_usage("enhance", "--tile takes an integer 8..8192, got '%s'", v);
+            tile = (int)n;
+        } else if ((v = cli_value(argc, argv, &i, "--overlap", &missing))) {
+            if (!cli_parse_int(v, 0, 1024, &n)) return cli_usage("enhance", "--overlap takes an integer 0..1024, got '%s'", v);
+            overlap = (int)n;
+        } else if ((v = cli_value(argc, argv, &i, "--threads", &missing))) {
             if (!cli_parse_int(v, 1, 1024, &n)) return cli_usage("enhance", "--threads takes a positive integer, got '%s'", v);
             ed_set_num_threads((int)n);
         } else if (missing) return cli_usage("enhance", "%s needs a value", argv[i]);
@@ -77,5 +74,5 @@ int cmd_enhance(int argc, char **argv)
     if (!model) return cli_usage("enhance", "--model is required");
     if (!in) return cli_usage("enhance", "an input image is required");
     if (!outp) return cli_usage("enhance", "-o OUT.png is required");
-    return run(model, in, outp);
+    return run(model, in, outp, tile, overlap);
 }

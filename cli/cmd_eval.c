@@ -510,11 +510,15 @@ static void help(void)
            "           0..65535); --y-channel: BT.601 luma of RGB images, as super-resolution\n"
            "           papers; --crop-border N: N pixels cut from each border first.\n"
            "  coco     pycocotools' COCOeval: the 12 AP/AR stats (default --iou-type segm).\n"
-           "  denoise, sr: evaluating a model comes with the enhancement issue.\n");
+           "  denoise, sr: encdec eval --task denoise|sr --model M --data DIR (encdec eval --task sr --help).\n");
 }
+
+int eval_enhance(int argc, char **argv);   /* eval_enhance.c: --task denoise|sr with a model */
 
 int cmd_eval(int argc, char **argv)
 {
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--task") && (!strcmp(argv[i + 1], "denoise") || !strcmp(argv[i + 1], "sr"))) return eval_enhance(argc, argv);
     if (cli_wants_help(argc, argv)) {
         help();
         return 0;

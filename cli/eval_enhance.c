@@ -59,6 +59,9 @@ int eval_enhance(int argc, char **argv)
             if (!cli_parse_int(v, 1, 1024, &n)) return cli_usage("eval", "--threads takes a positive integer, got '%s'", v);
             ed_set_num_threads((int)n);
         } else if (missing) return cli_usage("eval", "%s needs a value", argv[i]);
+        else if (!strncmp(argv[i], "--gt", 4) || !strncmp(argv[i], "--pred", 6))
+            return cli_usage("eval", "%s is for scoring saved outputs (--task images); --task %s runs a model: --model M --data DIR",
+                             argv[i], o.task ? o.task : "denoise|sr");
         else return cli_usage("eval", "unknown option '%s'", argv[i]);
     }
     if (!o.task || (strcmp(o.task, "denoise") && strcmp(o.task, "sr"))) return cli_usage("eval", "--task denoise or --task sr is required here");

@@ -13,6 +13,7 @@ static const verb verbs[] = {
     { "enhance", cmd_enhance, "run an enhancement model on an image" },
     { "info", cmd_info, "describe a checkpoint" },
     { "data", cmd_data, "fetch or summarise a data set" },
+    { "crf", cmd_crf, "refine a segmentation with a dense CRF (image + probabilities or labels)" },
     { "bench", cmd_bench, "time an op or a model step (ms, images/s, GFLOP/s, % of peak)" },
 };
 

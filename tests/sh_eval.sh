@@ -127,8 +127,8 @@ expect 1 "encdec: error:.*nosuch.json" -- "$E" eval --task coco --gt "$COCO/case
 expect 0 "usage" -- "$E" eval --help
 expect 2 "--task is required" -- "$E" eval --gt "$T"
 expect 2 "unknown task" -- "$E" eval --task frobnicate --gt "$T"
-expect 2 "needs a model: coming with the enhancement issue" -- "$E" eval --task denoise --model m.safetensors --gt "$T"
-expect 2 "needs a model" -- "$E" eval --task sr --model m.safetensors
+expect 2 "runs a model: --model M --data DIR" -- "$E" eval --task denoise --model m.safetensors --gt "$T"
+expect 2 "--data is required" -- "$E" eval --task sr --model m.safetensors
 expect 2 "needs --num-classes" -- "$E" eval --task semseg --pred "$T/seg/pred" --gt "$T/seg/gt"
 expect 2 "1..256" -- "$E" eval --task semseg --pred "$T/seg/pred" --gt "$T/seg/gt" --num-classes 0
 expect 2 "2 names for 3 classes" -- "$E" eval --task semseg --pred "$T/seg/pred" --gt "$T/seg/gt" --num-classes 3 --names a,b

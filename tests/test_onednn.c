@@ -12,6 +12,7 @@
 #include "ops/conv_common.h"
 #ifdef ENCDEC_HAVE_ONEDNN
 #include "backend/onednn/onednn_common.h"
+#include "ops/batch_norm_params.h"
 #endif
 
 #include <math.h>
@@ -510,8 +511,120 @@ static void test_weight_cache(void)
     ed_tensor_free(x);
 }
 
+/* ---- relu (registered) --------------------------------------------------- */
+static void test_relu(void)
+{
+    ed_tensor *x = check_randn(ED_F32, SHAPE(3, 5, 7, 9), 80), *gy = check_randn(ED_F32, SHAPE(3, 5, 7, 9), 81);
+    ed_tensor *t2[2] = { x, x };
+    const ed_kernel *k = ed_backend_find(ED_OP_ELTWISE, ED_FORWARD, "relu", t2);
+    CHECK_MSG(k && strcmp(k->backend, "onednn") == 0, "relu float32 should run on oneDNN");
+    ed_tensor *res[2][2] = { { 0 } };
+    for (int b = 0; b < 2; b++) {
+        ed_backend_set_enabled(b == 1);
+        ed_tensor *xc = NULL, *y = NULL;
+        ed_tensor_clone(x, &xc);
+        ed_tensor_set_requires_grad(xc, 1);
+        CHECK_OK(ed_relu(xc, &y));
+        CHECK_OK(ed_backward(y, gy));
+        CHECK_OK(ed_backward(y, gy));   /* twice: the second call must add */
+        res[b][0] = y;
+        ed_tensor_clone(ed_tensor_grad(xc), &res[b][1]);
+        ed_tensor_free(xc);
+    }
+    ed_backend_set_enabled(true);
+    CHECK_CLOSE("relu onednn forward", res[1][0], res[0][0], 0);
+    CHECK_CLOSE("relu onednn backward (accumulated twice)", res[1][1], res[0][1], 0);
+    ed_tensor *xd = check_randn(ED_F64, SHAPE(4), 1);
+    ed_tensor *td[2] = { xd, xd };
+    k = ed_backend_find(ED_OP_ELTWISE, ED_FORWARD, "relu", td);
+    CHECK_MSG(!k || strcmp(k->backend, "onednn") != 0, "float64 relu must not go to oneDNN");
+    ed_tensor *all[] = { x, gy, xd, res[0][0], res[0][1], res[1][0], res[1][1] };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ed_tensor_free(all[i]);
+}
+
+/* ---- batch_norm kernels (not registered; called directly) ---------------- */
+static void bn_case(int N, int C, int H, int W, bool training, bool affine)
+{
+    char nm[128];
+    snprintf(nm, sizeof nm, "bn N=%d C=%d %dx%d training=%d affine=%d", N, C, H, W, training, affine);
+    ed_tensor *x = check_randn(ED_F32, SHAPE(N, C, H, W), 90), *gy = check_randn(ED_F32, SHAPE(N, C, H, W), 91);
+    ed_tensor *w = affine ? check_randn(ED_F32, SHAPE(C), 92) : NULL, *b = affine ? check_randn(ED_F32, SHAPE(C), 93) : NULL;
+    ed_tensor *rm[2], *rv[2];
+    for (int i = 0; i < 2; i++) {
+        rm[i] = check_randn(ED_F32, SHAPE(C), 94);
+        rv[i] = check_randn(ED_F32, SHAPE(C), 95);
+        float *v = ed_tensor_data(rv[i]);
+        for (int c = 0; c < C; c++) v[c] = 0.5f + fabsf(v[c]);
+    }
+    /* Reference through the op, backends off. */
+    ed_backend_set_enabled(false);
+    ed_tensor *xr = NULL, *wr = NULL, *y = NULL;
+    ed_tensor_clone(x, &xr);
+    ed_tensor_set_requires_grad(xr, 1);
+    if (w) {
+        ed_tensor_clone(w, &wr);
+        ed_tensor_set_requires_grad(wr, 1);
+        ed_tensor_set_requires_grad(b, 1);
+    }
+    CHECK_OK(ed_batch_norm(xr, rm[0], rv[0], wr, b, training, 0.1, 1e-5, &y));
+    CHECK_OK(ed_backward(y, gy));
+    ed_backend_set_enabled(true);
+    /* The kernels; gradients start from 1 to check they add. */
+    bn_params p = { training, 0.1, 1e-5, N, C, (int64_t)H * W };
+    ed_tensor *y2 = check_randn(ED_F32, SHAPE(N, C, H, W), 1), *sm = check_randn(ED_F64, SHAPE(C), 1),
+              *si = check_randn(ED_F64, SHAPE(C), 1);
+    ed_tensor *f[8] = { x, w, b, rm[1], rv[1], y2, sm, si };
+    const ed_kernel *kf = odnn_bn_kernel(ED_FORWARD), *kb = odnn_bn_kernel(ED_BACKWARD);
+    CHECK_MSG(kf->supports(&p, f), "%s: forward declined", nm);
+    CHECK_OK(kf->run(&p, f));
+    ed_tensor *gx = check_randn(ED_F32, SHAPE(N, C, H, W), 1), *gw = w ? check_randn(ED_F32, SHAPE(C), 1) : NULL,
+              *gb = w ? check_randn(ED_F32, SHAPE(C), 1) : NULL;
+    ed_tensor *pre[3];
+    ed_tensor_clone(gx, &pre[0]);
+    pre[1] = pre[2] = NULL;
+    if (w) {
+        ed_tensor_clone(gw, &pre[1]);
+        ed_tensor_clone(gb, &pre[2]);
+    }
+    ed_tensor *bt[8] = { x, w, gy, sm, si, gx, gw, gb };
+    CHECK_MSG(kb->supports(&p, bt), "%s: backward declined", nm);
+    CHECK_OK(kb->run(&p, bt));
+    char what[200];
+    snprintf(what, sizeof what, "%s y", nm);
+    CHECK_CLOSE(what, y2, y, 1e-4);
+    snprintf(what, sizeof what, "%s running_mean", nm);
+    CHECK_CLOSE(what, rm[1], rm[0], 1e-4);
+    snprintf(what, sizeof what, "%s running_var", nm);
+    CHECK_CLOSE(what, rv[1], rv[0], 1e-4);
+    ed_tensor *got[3] = { gx, gw, gb }, *want[3] = { ed_tensor_grad(xr), wr ? ed_tensor_grad(wr) : NULL,
+                                                     w ? ed_tensor_grad(b) : NULL };
+    static const char *gn[3] = { "gx", "gw", "gb" };
+    for (int i = 0; i < 3; i++) {
+        if (!got[i]) continue;
+        ed_tensor *d = NULL;
+        ed_sub(got[i], pre[i], &d);
+        snprintf(what, sizeof what, "%s %s (added)", nm, gn[i]);
+        CHECK_CLOSE(what, d, want[i], 1e-4);
+        ed_tensor_free(d);
+    }
+    ed_tensor *all[] = { x, gy, w, b, rm[0], rm[1], rv[0], rv[1], xr, wr, y, y2, sm, si, gx, gw, gb, pre[0], pre[1],
+                         pre[2] };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ed_tensor_free(all[i]);
+}
+
+static void test_bn(void)
+{
+    bn_case(4, 6, 5, 7, true, true);
+    bn_case(4, 6, 5, 7, true, false);
+    bn_case(3, 17, 4, 4, false, true);
+    bn_case(8, 3, 1, 1, true, true);
+    bn_case(2, 32, 16, 16, true, true);
+}
+
 int main(void)
 {
+    test_relu();
+    test_bn();
     test_weight_cache();
     test_bf16();
     test_bf16_training();

@@ -1,4 +1,11 @@
-"""ed.load_model(path): a checkpoint as a callable model."""
+"""ed.load_model(path): a checkpoint as a callable model.
+
+Denoising models take and return float32 (N, C, H, W) in [0, 1] (noisy
+values may leave [0, 1]). Super-resolution models (task "sr") work on the
+BT.601 luma: the callable takes RGB (N, 3, H, W) (or gray/Y (N, 1, H, W))
+in [0, 1] and returns it `scale` times larger, the Y channel through the
+network and Cb/Cr upscaled with MATLAB's bicubic, as `encdec enhance` does
+(without its 8-bit rounding)."""
 import ctypes
 
 import numpy as np
@@ -14,6 +21,22 @@ for _n in ("ed_model_arch", "ed_model_config", "ed_model_task"):
     _L._decl(_n, [ctypes.c_void_p], ctypes.c_char_p)
 for _n in ("ed_model_in_channels", "ed_model_out_channels", "ed_model_size_multiple"):
     _L._decl(_n, [ctypes.c_void_p])
+_L._decl("ed_imresize_bicubic_f32", [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
+                                     ctypes.c_int64, ctypes.c_int64, ctypes.c_double, ctypes.c_double, ctypes.c_int])
+
+# MATLAB's rgb2ycbcr for [0, 1] images (ITU-R BT.601), and its exact inverse.
+_YCC = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]]) / 255.0
+_YCC_OFF = np.array([16.0, 128.0, 128.0]) / 255.0
+_YCC_INV = np.linalg.inv(_YCC)
+
+
+def _bicubic(planes, s):
+    """planes (P, h, w) float32 -> (P, h*s, w*s), MATLAB imresize bicubic."""
+    a = np.ascontiguousarray(planes, dtype=np.float32)
+    p, h, w = a.shape
+    out = np.empty((p, h * s, w * s), dtype=np.float32)
+    _check(_lib.ed_imresize_bicubic_f32(a.ctypes.data, p, h, w, out.ctypes.data, h * s, w * s, float(s), float(s), 1))
+    return out
 
 
 class Model:
@@ -38,14 +61,38 @@ class Model:
     out_channels = property(lambda s: _lib.ed_model_out_channels(s._h))
     size_multiple = property(lambda s: _lib.ed_model_size_multiple(s._h))
 
+    @property
+    def scale(self):
+        """The upscaling factor (1 for models that keep the size)."""
+        return int(self.config.get("scale", 1)) if self.task == "sr" else 1
+
     def __call__(self, x):
+        if self.task == "sr":
+            return self._sr(x)
+        return self._run(x)
+
+    def _sr(self, x):
+        a = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+        if a.dtype != np.float32 or a.ndim != 4 or a.shape[1] not in (1, 3):
+            raise Error(f"{self.arch}: input must be float32 (N, 3, H, W) RGB or (N, 1, H, W) Y in [0, 1], "
+                        f"got {a.dtype} {tuple(a.shape)}")
+        if a.shape[1] == 1:
+            return self._run(a)
+        ycc = np.einsum("ij,njhw->nihw", _YCC, a.astype(np.float64)) + _YCC_OFF[None, :, None, None]
+        y = self._run(np.ascontiguousarray(ycc[:, :1], dtype=np.float32)).astype(np.float64)
+        s = self.scale
+        cbcr = np.stack([_bicubic(ycc[n, 1:].astype(np.float32), s) for n in range(a.shape[0])]).astype(np.float64)
+        hr = np.concatenate([y, cbcr], axis=1) - _YCC_OFF[None, :, None, None]
+        return np.einsum("ij,njhw->nihw", _YCC_INV, hr).astype(np.float32)
+
+    def _run(self, x):
         if isinstance(x, Tensor):
             xt = x
         else:
             a = np.asarray(x)
             if a.dtype != np.float32:
                 raise Error(f"{self.arch}: input must be float32 (N, C, H, W), got {a.dtype}")
-            xt = tensor(a)
+            xt = tensor(np.ascontiguousarray(a))
         o = _out()
         with no_grad():
             _check(_lib.ed_model_forward(self._h, xt._h, 0, ctypes.byref(o)))

@@ -8,27 +8,23 @@
  *     differences to find the simplex, and the barycentric weights (p. 10);
  *  3. the simplex's d + 1 corners are keys (d integers; the last coordinate
  *     is minus their sum) looked up in a hash table, giving vertex ids.
- * Steps 1-2 run in parallel over points; step 3 inserts in point order, so
- * vertex ids are the order of first appearance, whatever the thread count.
- * A point in the same simplex as the point before it (the usual case on an
- * image) reuses its ids without hashing.
+ * Chunks of points (one per thread) do all three in parallel, each with its
+ * own table, in point order; the tables are then merged in chunk order. A
+ * corner that the point before shares (the usual case on an image) takes
+ * that point's id without hashing.
  *
  * Filtering (ed__lattice_filter) is splat, blur along each of the d + 1
  * axes (v += (left + right) / 2, ping-ponging two buffers) and slice, scaled
- * by alpha = 1 / (1 + 2^-d) as Krähenbühl's code. The splat is a gather over
- * each vertex's points (csr_*), so it runs in parallel over vertices and
- * adds in the same order as a sequential scatter; blur is parallel over
- * vertices and slice over points. No step reduces across threads, so the
- * output is the same for any thread count. */
+ * by alpha = 1 / (1 + 2^-d) as Krähenbühl's code. Vertex ids never enter
+ * the arithmetic: the splat adds each vertex's points in point order (per
+ * part, parts in order), blur and slice work per vertex and per point. So
+ * results depend only on the number of splat parts. */
 #include "crf/permutohedral.h"
 
 #include <math.h>
 #include <stdlib.h>
 
 #define CHUNK 512   /* points or vertices per parallel work item */
-#ifndef HT_EXPECT_DIV
-#define HT_EXPECT_DIV 8
-#endif
 
 /* ---- hash table of keys ------------------------------------------------------
  * Keys hash linearly, h = sum_i k_i P_i (mod 2^64), so the d + 1 corners of
@@ -169,6 +165,7 @@ typedef int32_t vi __attribute__((vector_size(EMBED_W * 4)));
 
 static int embed_points(const float *f, int64_t n, int d, const float *scale, int64_t i0, int cnt,
                         int32_t *rem0_out, uint8_t *rank_out, float *bary_out)
+/* (outputs for point i0 + k at k * (d + 1)) */
 {
     vf el[ED_LATTICE_MAX_DIMS + 1], rem0[ED_LATTICE_MAX_DIMS + 1], diff[ED_LATTICE_MAX_DIMS + 1];
     vi rank[ED_LATTICE_MAX_DIMS + 1];
@@ -220,7 +217,7 @@ static int embed_points(const float *f, int64_t n, int d, const float *scale, in
         by_rank[q] = (vf)acc;
     }
     for (int k = 0; k < cnt; k++) {
-        const int64_t o = (i0 + k) * (d + 1);
+        const int64_t o = (int64_t)k * (d + 1);
         float b0 = by_rank[d][k], last = -by_rank[0][k];
         for (int p = 1; p <= d; p++) bary_out[o + p] = by_rank[d - p][k] - by_rank[d - p + 1][k];
         bary_out[o] = b0 + (1.0f + last);
@@ -256,35 +253,27 @@ void ed__lattice_free(ed__lattice *lat)
     free(lat->offset);
     free(lat->slice_w);
     free(lat->nbr);
-    free(lat->csr_start);
-    free(lat->csr);
+    free(lat->splat_w);
     memset(lat, 0, sizeof *lat);
 }
 
 /* Scratch of ed__lattice_init, freed on every path. */
 typedef struct {
-    int32_t *rem0;
-    uint8_t *rank;
-    int64_t *bad;
+    int64_t *bad;      /* nc: a block of points with a bad feature */
     int nc;            /* chunks of points hashed in parallel */
     htab *tabs;        /* nc tables; tabs[0] becomes the lattice's */
     int32_t **rename;  /* nc: chunk-local id -> lattice id (chunks > 0) */
-    int32_t **count;   /* nc x m: per-chunk vertex counts, then cursors */
 } init_scratch;
 
 static void scratch_free(init_scratch *s)
 {
-    free(s->rem0);
-    free(s->rank);
     free(s->bad);
     for (int c = 0; c < s->nc; c++) {
         if (s->tabs) ht_free(&s->tabs[c]);
         if (s->rename) free(s->rename[c]);
-        if (s->count) free(s->count[c]);
     }
     free(s->tabs);
     free(s->rename);
-    free(s->count);
 }
 
 static ed_status fail(ed__lattice *lat, init_scratch *s, ed_status st)
@@ -307,106 +296,70 @@ static inline int64_t chunk_lo(int64_t n, int nc, int c) { return n * c / nc; }
  * so when a point shares rem0 with the point before it, a corner whose set
  * of r highest-ranked coordinates is unchanged is the same vertex: on an
  * image most corners are found that way, without hashing. */
-/* The gather lists: neighbouring points mostly share a corner's vertex,
- * so both passes follow runs of one vertex per corner in registers rather
- * than bumping its counter in memory each time. */
-static void csr_count(const ed__lattice *lat, int32_t *cnt, int64_t i0, int64_t i1)
-{
-    const int dp1 = lat->d + 1;
-    int32_t rv[ED_LATTICE_MAX_DIMS + 1], rn[ED_LATTICE_MAX_DIMS + 1];
-    for (int r = 0; r < dp1; r++) rv[r] = -1, rn[r] = 0;
-    for (int64_t i = i0; i < i1; i++)
-        for (int r = 0; r < dp1; r++) {
-            int32_t v = lat->offset[i * dp1 + r];
-            if (v == rv[r]) {
-                rn[r]++;
-                continue;
-            }
-            if (rv[r] >= 0) cnt[rv[r]] += rn[r];
-            rv[r] = v;
-            rn[r] = 1;
-        }
-    for (int r = 0; r < dp1; r++)
-        if (rv[r] >= 0) cnt[rv[r]] += rn[r];
-}
-
-/* cur[v]: where v's next entry goes. A run's cursor lives in rk[r] and is
- * written back when the run ends, or when its vertex turns up at another
- * corner (then that run ends first). */
-static void csr_fill(ed__lattice *lat, int32_t *cur, int64_t i0, int64_t i1)
-{
-    const int dp1 = lat->d + 1;
-    int32_t rv[ED_LATTICE_MAX_DIMS + 1], rk[ED_LATTICE_MAX_DIMS + 1];
-    for (int r = 0; r < dp1; r++) rv[r] = -1, rk[r] = 0;
-    for (int64_t i = i0; i < i1; i++)
-        for (int r = 0; r < dp1; r++) {
-            const int64_t e = i * dp1 + r;
-            int32_t v = lat->offset[e], k;
-            if (v == rv[r]) {
-                k = rk[r]++;
-            } else {
-                if (rv[r] >= 0) cur[rv[r]] = rk[r];
-                for (int q = 0; q < dp1; q++)
-                    if (rv[q] == v) {
-                        cur[v] = rk[q];
-                        rv[q] = -1;
-                    }
-                rv[r] = v;
-                k = cur[v];
-                rk[r] = k + 1;
-            }
-            lat->csr[k].point = (int32_t)i;
-            lat->csr[k].w = lat->slice_w[e];
-        }
-    for (int r = 0; r < dp1; r++)
-        if (rv[r] >= 0) cur[rv[r]] = rk[r];
-}
-
-ED__ALWAYS_INLINE int hash_range(ed__lattice *lat, init_scratch *s, htab *t, const int d, int64_t i0, int64_t i1)
+/* Steps 1-3 for points i0 .. i1 - 1: embed EMBED_W points at a time, then
+ * give their corners ids in table t. Returns 0, -1 when out of memory, or
+ * -2 with *bad the first point of a block holding a bad feature. */
+ED__ALWAYS_INLINE int hash_range(ed__lattice *lat, const float *f, const float *scale, htab *t, const int d,
+                                 int64_t i0, int64_t i1, int64_t *bad)
 {
     const int dp1 = d + 1;
-    int32_t key[ED_LATTICE_MAX_DIMS];
+    const int64_t n = lat->n;
+    int32_t key[ED_LATTICE_MAX_DIMS], rem0[EMBED_W * (ED_LATTICE_MAX_DIMS + 1)], prev_r0[ED_LATTICE_MAX_DIMS + 1];
+    uint8_t rank[EMBED_W * (ED_LATTICE_MAX_DIMS + 1)];
     uint64_t prev_mask[ED_LATTICE_MAX_DIMS + 1];
     int pos[ED_LATTICE_MAX_DIMS + 1];
     uint64_t hsum = 0;
     for (int k = 0; k < d; k++) hsum += HP[k];
-    for (int64_t i = i0; i < i1; i++) {
-        const int32_t *r0 = s->rem0 + i * dp1;
-        const uint8_t *rk = s->rank + i * dp1;
-        int32_t *off = lat->offset + i * dp1;
-        int same = i > i0;
-        for (int k = 0; k < dp1; k++) same &= i > i0 && r0[k] == r0[k - dp1];
-        for (int k = 0; k < dp1; k++) pos[rk[k]] = k;
-        uint64_t mask = 0, h = lin_hash(r0, d);
-        for (int r = 0; r <= d; r++) {
-            if (r > 0) {
-                /* The coordinate ranked d - r + 1 joins the top r: -(d+1) there. */
-                int p = pos[d - r + 1];
-                mask |= (uint64_t)1 << p;
-                h += hsum - (p < d ? (uint64_t)dp1 * HP[p] : 0);
+    for (int k = 0; k < dp1; k++) prev_r0[k] = 0, prev_mask[k] = 0;
+    for (int64_t ib = i0; ib < i1; ib += EMBED_W) {
+        const int cnt = i1 - ib < EMBED_W ? (int)(i1 - ib) : EMBED_W;
+        if (embed_points(f, n, d, scale, ib, cnt, rem0, rank, lat->slice_w + ib * dp1)) {
+            *bad = ib;
+            return -2;
+        }
+        for (int q = 0; q < cnt; q++) {
+            const int64_t i = ib + q;
+            const int32_t *r0 = rem0 + q * dp1;
+            const uint8_t *rk = rank + q * dp1;
+            int32_t *off = lat->offset + i * dp1;
+            int same = i > i0;
+            for (int k = 0; k < dp1; k++) same &= r0[k] == prev_r0[k];
+            for (int k = 0; k < dp1; k++) {
+                pos[rk[k]] = k;
+                prev_r0[k] = r0[k];
             }
-            if (same && mask == prev_mask[r]) {
-                off[r] = off[r - dp1];
-            } else {
-                corner_key(r0, rk, d, r, key);
-                if ((off[r] = ht_insert(t, key, h, d)) < 0) return -1;
+            uint64_t mask = 0, h = lin_hash(r0, d);
+            for (int r = 0; r <= d; r++) {
+                if (r > 0) {
+                    /* The coordinate ranked d - r + 1 joins the top r: -(d+1) there. */
+                    int p = pos[d - r + 1];
+                    mask |= (uint64_t)1 << p;
+                    h += hsum - (p < d ? (uint64_t)dp1 * HP[p] : 0);
+                }
+                if (same && mask == prev_mask[r]) {
+                    off[r] = off[r - dp1];
+                } else {
+                    corner_key(r0, rk, d, r, key);
+                    if ((off[r] = ht_insert(t, key, h, d)) < 0) return -1;
+                }
+                prev_mask[r] = mask;
             }
-            prev_mask[r] = mask;
         }
     }
     return 0;
 }
 
-static int hash_chunk(ed__lattice *lat, init_scratch *s, int c)
+static int hash_chunk(ed__lattice *lat, init_scratch *s, const float *f, const float *scale, int c)
 {
     const int64_t n = lat->n, i0 = chunk_lo(n, s->nc, c), i1 = chunk_lo(n, s->nc, c + 1);
     htab *t = &s->tabs[c];
-    if (ht_init(t, lat->d, (i1 - i0) / HT_EXPECT_DIV)) return -1;
+    int64_t *bad = &s->bad[c];
+    if (ht_init(t, lat->d, (i1 - i0) / 8)) return -1;
     switch (lat->d) {   /* constant d for the usual features: 2-D Gaussian, RGB bilateral */
-    case 2: return hash_range(lat, s, t, 2, i0, i1);
-    case 3: return hash_range(lat, s, t, 3, i0, i1);
-    case 5: return hash_range(lat, s, t, 5, i0, i1);
-    default: return hash_range(lat, s, t, lat->d, i0, i1);
+    case 2: return hash_range(lat, f, scale, t, 2, i0, i1, bad);
+    case 3: return hash_range(lat, f, scale, t, 3, i0, i1, bad);
+    case 5: return hash_range(lat, f, scale, t, 5, i0, i1, bad);
+    default: return hash_range(lat, f, scale, t, lat->d, i0, i1, bad);
     }
 }
 
@@ -426,11 +379,9 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
     lat->n = (int32_t)n;
     lat->offset = malloc((size_t)ne * sizeof *lat->offset);
     lat->slice_w = malloc((size_t)ne * sizeof *lat->slice_w);   /* the barycentric weights, for now */
-    s.rem0 = malloc((size_t)ne * sizeof *s.rem0);
-    s.rank = malloc((size_t)ne);
+    lat->splat_w = malloc((size_t)ne * sizeof *lat->splat_w);
     const int64_t nch = (n + CHUNK - 1) / CHUNK;
-    s.bad = malloc((size_t)nch * sizeof *s.bad);
-    if (!lat->offset || !lat->slice_w || !s.rem0 || !s.rank || !s.bad) return nomem(lat, &s, op);
+    if (!lat->offset || !lat->slice_w || !lat->splat_w) return nomem(lat, &s, op);
     PROF_START();
 
     /* Diagonal of E scaled for the blur's standard deviation (p. 5-6). */
@@ -438,24 +389,37 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
     float inv_std_dev = (float)(sqrt(2.0 / 3.0) * dp1);
     for (int i = 0; i < d; i++) scale[i] = (float)(1.0 / sqrt((double)((i + 2) * (i + 1))) * inv_std_dev);
 
-    /* 1-2: embed every point; a bad point is reported by the first chunk
-     * holding one. */
-    ED_PARALLEL_FOR
-    for (int64_t c = 0; c < nch; c++) {
-        int64_t i1 = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
-        s.bad[c] = -1;
-        for (int64_t i = c * CHUNK; i < i1; i += EMBED_W) {
-            int cnt = i1 - i < EMBED_W ? (int)(i1 - i) : EMBED_W;
-            if (embed_points(f, n, d, scale, i, cnt, s.rem0, s.rank, lat->slice_w) && s.bad[c] < 0) s.bad[c] = i;
-        }
+    /* 1-3: chunks of points embed their points and give the corners ids
+     * in their own tables, in parallel; the tables are then merged in chunk
+     * order and the chunks' ids renamed. Ids thus depend on the thread
+     * count, but nothing computed from the lattice does: the splat sums each
+     * vertex's points in point order, blur and slice work per vertex and per
+     * point. */
+    int nc = ed_get_num_threads();
+    if (nc > n / 4096) nc = n / 4096 > 1 ? (int)(n / 4096) : 1;
+    s.nc = nc;
+    s.tabs = calloc((size_t)nc, sizeof *s.tabs);
+    s.rename = calloc((size_t)nc, sizeof *s.rename);
+    s.bad = malloc((size_t)nc * sizeof *s.bad);
+    int *hres = calloc((size_t)nc, sizeof *hres);
+    if (!s.tabs || !s.rename || !s.bad || !hres) {
+        free(hres);
+        return nomem(lat, &s, op);
     }
-    for (int64_t c = 0; c < nch; c++)
-        if (s.bad[c] >= 0) {
+    ED_PARALLEL_FOR
+    for (int c = 0; c < nc; c++) hres[c] = hash_chunk(lat, &s, f, scale, c);
+    for (int c = 0; c < nc; c++) {
+        if (hres[c] == -1) {
+            free(hres);
+            return nomem(lat, &s, op);
+        }
+        if (hres[c] == -2) {
             /* Name the point: the first non-finite one of the block, else
              * the one with the largest feature. */
-            int64_t worst = s.bad[c], i1 = s.bad[c] + EMBED_W < n ? s.bad[c] + EMBED_W : n;
+            int64_t i0 = s.bad[c], worst = i0, i1 = i0 + EMBED_W < n ? i0 + EMBED_W : n;
             float big = -1.0f;
-            for (int64_t i = s.bad[c]; i < i1; i++)
+            free(hres);
+            for (int64_t i = i0; i < i1; i++)
                 for (int j = 0; j < d; j++) {
                     float a = fabsf(f[j * n + i]);
                     if (!isfinite(a))
@@ -469,34 +433,9 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
             return fail(lat, &s, ed__err(ED_E_RANGE, "%s: feature of point %lld is too large for the lattice (%g; "
                                          "features must stay below about 1e6 / (d + 1))", op, (long long)worst, big));
         }
-    PROF(4);
-
-    /* 3: vertex ids. Chunks of points fill their own tables in parallel;
-     * the tables are merged in chunk order and the chunks' ids renamed.
-     * Ids thus depend on the thread count, but nothing computed from the
-     * lattice does: the splat sums each vertex's points in point order,
-     * blur and slice work per vertex and per point. */
-    int nc = ed_get_num_threads();
-    if (nc > n / 4096) nc = n / 4096 > 1 ? (int)(n / 4096) : 1;
-    s.nc = nc;
-    s.tabs = calloc((size_t)nc, sizeof *s.tabs);
-    s.rename = calloc((size_t)nc, sizeof *s.rename);
-    s.count = calloc((size_t)nc, sizeof *s.count);
-    int *hfail = calloc((size_t)nc, sizeof *hfail);
-    if (!s.tabs || !s.rename || !s.count || !hfail) {
-        free(hfail);
-        return nomem(lat, &s, op);
     }
-    ED_PARALLEL_FOR
-    for (int c = 0; c < nc; c++) hfail[c] = hash_chunk(lat, &s, c);
-    int any = 0;
-    for (int c = 0; c < nc; c++) any |= hfail[c];
-    free(hfail);
-    if (any) return nomem(lat, &s, op);
-    free(s.rem0);
-    free(s.rank);
-    s.rem0 = NULL;
-    s.rank = NULL;
+    free(hres);
+    PROF(4);
     htab *t = &s.tabs[0];
     for (int c = 1; c < nc; c++) {
         htab *tc = &s.tabs[c];
@@ -521,9 +460,7 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
     /* Blur neighbours: along axis j, key -/+ 1 on every coordinate but j,
      * which moves -/+ d (for j = d only the stored d coordinates move). */
     lat->nbr = malloc((size_t)dp1 * (size_t)m * 2 * sizeof *lat->nbr);
-    lat->csr_start = malloc(((size_t)m + 1) * sizeof *lat->csr_start);
-    lat->csr = malloc((size_t)ne * sizeof *lat->csr);
-    if (!lat->nbr || !lat->csr_start || !lat->csr) return nomem(lat, &s, op);
+    if (!lat->nbr) return nomem(lat, &s, op);
     const int64_t mch = ((int64_t)m + CHUNK - 1) / CHUNK;
     ED_PARALLEL_FOR
     for (int64_t c = 0; c < mch; c++) {
@@ -550,33 +487,17 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
     ht_free(t);
     PROF(6);
 
-    /* The splat's gather lists, in point order: per-chunk counts, turned
-     * into per-chunk cursors (chunk c's points on v follow chunk c-1's),
-     * then each chunk files its entries. */
-    for (int c = 0; c < nc; c++)
-        if (!(s.count[c] = calloc((size_t)m + 1, sizeof *s.count[c]))) return nomem(lat, &s, op);
-    ED_PARALLEL_FOR
-    for (int c = 0; c < nc; c++) csr_count(lat, s.count[c], chunk_lo(n, nc, c), chunk_lo(n, nc, c + 1));
-    int32_t run = 0;
-    for (int32_t v = 0; v < m; v++) {
-        lat->csr_start[v] = run;
-        for (int c = 0; c < nc; c++) {
-            int32_t k = s.count[c][v];
-            s.count[c][v] = run;
-            run += k;
-        }
-    }
-    lat->csr_start[m] = run;
-    ED_PARALLEL_FOR
-    for (int c = 0; c < nc; c++) csr_fill(lat, s.count[c], chunk_lo(n, nc, c), chunk_lo(n, nc, c + 1));
     PROF(7);
-    /* Krähenbühl's "magic scaling constant" of the blur, folded into the
-     * slice's weights. */
+    /* Both weights start as the barycentric ones; Krähenbühl's "magic
+     * scaling constant" of the blur is folded into the slice's. */
     const float alpha = 1.0f / (1.0f + powf(2.0f, (float)-d));
     ED_PARALLEL_FOR
     for (int64_t c = 0; c < nch; c++) {
         int64_t e1 = ((c + 1) * CHUNK < n ? (c + 1) * CHUNK : n) * dp1;
-        for (int64_t e = c * CHUNK * dp1; e < e1; e++) lat->slice_w[e] *= alpha;
+        for (int64_t e = c * CHUNK * dp1; e < e1; e++) {
+            lat->splat_w[e] = lat->slice_w[e];
+            lat->slice_w[e] *= alpha;
+        }
     }
     PROF(8);
     scratch_free(&s);
@@ -586,64 +507,60 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
 void ed__lattice_scale(ed__lattice *lat, const float *pre, const float *post)
 {
     const int dp1 = lat->d + 1;
-    const int64_t m = lat->m, n = lat->n, mch = (m + CHUNK - 1) / CHUNK, nch = (n + CHUNK - 1) / CHUNK;
-    if (pre) {
-        ED_PARALLEL_FOR
-        for (int64_t c = 0; c < mch; c++) {
-            int32_t k1 = lat->csr_start[(c + 1) * CHUNK < m ? (c + 1) * CHUNK : m];
-            for (int32_t k = lat->csr_start[c * CHUNK]; k < k1; k++) lat->csr[k].w *= pre[lat->csr[k].point];
-        }
-    }
-    if (post) {
-        ED_PARALLEL_FOR
-        for (int64_t c = 0; c < nch; c++) {
-            int64_t i1 = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
-            for (int64_t i = c * CHUNK; i < i1; i++)
-                for (int r = 0; r < dp1; r++) lat->slice_w[i * dp1 + r] *= post[i];
-        }
+    const int64_t n = lat->n, nch = (n + CHUNK - 1) / CHUNK;
+    ED_PARALLEL_FOR
+    for (int64_t c = 0; c < nch; c++) {
+        int64_t i1 = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
+        for (int64_t i = c * CHUNK; i < i1; i++)
+            for (int r = 0; r < dp1; r++) {
+                if (pre) lat->splat_w[i * dp1 + r] *= pre[i];
+                if (post) lat->slice_w[i * dp1 + r] *= post[i];
+            }
     }
 }
 
-size_t ed__lattice_work_floats(const ed__lattice *lat, int lp)
+int ed__lattice_max_parts(const ed__lattice *lat)
 {
-    return 2 * ((size_t)lat->m + 1) * (size_t)lp;
+    /* Parts' buffers no bigger than 4 point sets (a lattice can have about
+     * as many vertices as points), and at most 8. */
+    int64_t cap = 4 * (int64_t)lat->n / ((int64_t)lat->m + 1);
+    return cap < 1 ? 1 : cap > 8 ? 8 : (int)cap;
+}
+
+size_t ed__lattice_work_floats(const ed__lattice *lat, int lp, int parts)
+{
+    return (size_t)(parts + 2) * ((size_t)lat->m + 1) * (size_t)lp;
 }
 
 /* ---- filtering --------------------------------------------------------------
- * Values move as vectors of ED__VW floats, G = lp / ED__VW of them a row; rows are whole vectors, so loads are aligned. The splat
- * keeps a row's sums in up to BLOCK vectors and walks wider rows block by
- * block. */
+ * Values move as vectors of ED__VW floats, G = lp / ED__VW of them a row.
+ * work holds the splat's parts (parts x (m + 1) rows), then the blur's two
+ * buffers.
+ *
+ * The splat scatters each point's row, times its corners' weights, onto
+ * the corners' vertex rows: points are read in order, and the vertex rows
+ * that neighbouring points share stay in cache. Parts of the points scatter
+ * in parallel into parts of the buffer, which are then added in part order,
+ * so each vertex sums its points in point order within a part; the result
+ * depends on the number of parts, not on scheduling. */
 
-#define BLOCK ED__BLOCK
-#ifndef SPLAT_PREFETCH
-#define SPLAT_PREFETCH 12
-#endif
-
-ED__ALWAYS_INLINE void splat_block(const ed__lattice *lat, const ed__vf *restrict in, ed__vf *restrict vals,
-                                   const int G, const int g0, const int gw, int64_t v0, int64_t v1)
+static void scatter_range(const ed__lattice *lat, const ed__vf *in, ed__vf *part, int G, int64_t i0, int64_t i1)
 {
-    const int32_t kend = lat->csr_start[v1] - SPLAT_PREFETCH;
-    for (int64_t v = v0; v < v1; v++) {
-        ed__vf acc[BLOCK];
-        for (int g = 0; g < gw; g++) acc[g] = (ed__vf){ 0 };
-        for (int32_t k = lat->csr_start[v]; k < lat->csr_start[v + 1]; k++) {
-            /* The points of a vertex lie all over the image: fetch ahead. */
-            if (k < kend) __builtin_prefetch(in + (int64_t)lat->csr[k + SPLAT_PREFETCH].point * G + g0);
-            const float w = lat->csr[k].w;
-            const ed__vf *x = in + (int64_t)lat->csr[k].point * G + g0;
-            for (int g = 0; g < gw; g++) acc[g] += w * x[g];
-        }
-        ed__vf *o = vals + v * G + g0;
-        for (int g = 0; g < gw; g++) o[g] = acc[g];
-    }
+#define CALL(g)                                                                                      \
+    for (int64_t i = i0; i < i1; i++) ed__lattice_scatter_point(lat, in + i * (g), g, i, part)
+    ED__DISPATCH_G(G, CALL)
+#undef CALL
 }
 
-ED__ALWAYS_INLINE void splat_g(const ed__lattice *lat, const ed__vf *restrict in, ed__vf *restrict vals, const int G,
-                               int64_t v0, int64_t v1)
+ED__ALWAYS_INLINE void sum_parts_g(ed__vf *dst, const ed__vf *parts, int64_t stride, int n_parts, const int G,
+                                   int64_t v0, int64_t v1)
 {
-    if (G <= BLOCK) splat_block(lat, in, vals, G, 0, G, v0, v1);
-    else
-        for (int g0 = 0; g0 < G; g0 += BLOCK) splat_block(lat, in, vals, G, g0, G - g0 < BLOCK ? G - g0 : BLOCK, v0, v1);
+    for (int64_t v = v0; v < v1; v++)
+        for (int g = 0; g < G; g++) {
+            ed__vf s = parts[v * G + g];
+            for (int p = 1; p < n_parts; p++) s += parts[p * stride + v * G + g];
+            dst[v * G + g] = s;
+        }
 }
 
 ED__ALWAYS_INLINE void blur_g(const int32_t *nbr, const ed__vf *restrict src, ed__vf *restrict dst, const int G,
@@ -656,9 +573,10 @@ ED__ALWAYS_INLINE void blur_g(const int32_t *nbr, const ed__vf *restrict src, ed
     }
 }
 
-static void splat_range(const ed__lattice *lat, const ed__vf *in, ed__vf *vals, int G, int64_t v0, int64_t v1)
+static void sum_parts_range(ed__vf *dst, const ed__vf *parts, int64_t stride, int n_parts, int G, int64_t v0,
+                            int64_t v1)
 {
-#define CALL(g) splat_g(lat, in, vals, g, v0, v1)
+#define CALL(g) sum_parts_g(dst, parts, stride, n_parts, g, v0, v1)
     ED__DISPATCH_G(G, CALL)
 #undef CALL
 }
@@ -670,18 +588,34 @@ static void blur_range(const int32_t *nbr, const ed__vf *src, ed__vf *dst, int G
 #undef CALL
 }
 
-const float *ed__lattice_splat_blur(const ed__lattice *lat, const float *in, int lp, float *work)
+void ed__lattice_splat_zero(const ed__lattice *lat, int lp, int parts, float *work)
 {
-    const int64_t m = lat->m;
+    memset(work, 0, (size_t)parts * ((size_t)lat->m + 1) * (size_t)lp * sizeof *work);
+}
+
+void ed__lattice_splat(const ed__lattice *lat, const float *in, int lp, int parts, float *work)
+{
+    const int64_t n = lat->n;
+    ed__lattice_splat_zero(lat, lp, parts, work);
+    PROF_START();
+    ED_PARALLEL_FOR
+    for (int p = 0; p < parts; p++)
+        scatter_range(lat, (const ed__vf *)in, ed__lattice_part(lat, lp, work, p), lp / ED__VW, n * p / parts,
+                      n * (p + 1) / parts);
+    PROF(0);
+}
+
+const float *ed__lattice_blur(const ed__lattice *lat, int lp, int parts, float *work)
+{
+    const int64_t m = lat->m, stride = (m + 1) * (lp / ED__VW), mch = (m + CHUNK - 1) / CHUNK;
     const int G = lp / ED__VW;
-    ed__vf *a = (ed__vf *)work, *b = (ed__vf *)work + (m + 1) * G;
-    for (int g = 0; g < G; g++) a[m * G + g] = b[m * G + g] = (ed__vf){ 0 };   /* the zero row */
-    const int64_t mch = (m + CHUNK - 1) / CHUNK;
+    const ed__vf *pv = (const ed__vf *)work;
+    ed__vf *a = (ed__vf *)work + (int64_t)parts * stride, *b = a + stride;
     PROF_START();
     ED_PARALLEL_FOR
     for (int64_t c = 0; c < mch; c++)
-        splat_range(lat, (const ed__vf *)in, a, G, c * CHUNK, (c + 1) * CHUNK < m ? (c + 1) * CHUNK : m);
-    PROF(0);
+        sum_parts_range(a, pv, stride, parts, G, c * CHUNK, (c + 1) * CHUNK < m ? (c + 1) * CHUNK : m);
+    for (int g = 0; g < G; g++) a[m * G + g] = b[m * G + g] = (ed__vf){ 0 };   /* the zero row */
     for (int j = 0; j <= lat->d; j++) {
         const int32_t *nbr = lat->nbr + (int64_t)j * m * 2;
         ED_PARALLEL_FOR
@@ -695,40 +629,43 @@ const float *ed__lattice_splat_blur(const ed__lattice *lat, const float *in, int
     return (const float *)a;
 }
 
-void ed__lattice_filter(const ed__lattice *lat, const float *in, int lp, float *out, float *work)
+void ed__lattice_filter(const ed__lattice *lat, const float *in, int lp, int parts, float *out, float *work)
 {
-    const ed__vf *vals = (const ed__vf *)ed__lattice_splat_blur(lat, in, lp, work);
+    ed__lattice_splat(lat, in, lp, parts, work);
+    const ed__vf *vals = (const ed__vf *)ed__lattice_blur(lat, lp, parts, work);
     const int64_t n = lat->n, nch = (n + CHUNK - 1) / CHUNK;
     const int G = lp / ED__VW;
     ED_PARALLEL_FOR
     for (int64_t c = 0; c < nch; c++) {
         int64_t i1 = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
         for (int64_t i = c * CHUNK; i < i1; i++)
-            for (int g0 = 0; g0 < G; g0 += BLOCK)
-                ed__lattice_slice_point(lat, vals, G, g0, G - g0 < BLOCK ? G - g0 : BLOCK, i, (ed__vf *)out + i * G + g0);
+            for (int g0 = 0; g0 < G; g0 += ED__BLOCK)
+                ed__lattice_slice_point(lat, vals, G, g0, G - g0 < ED__BLOCK ? G - g0 : ED__BLOCK, i,
+                                        (ed__vf *)out + i * G + g0);
     }
 }
 
-int ed__lattice_filter_ones(const ed__lattice *lat, float *out)
+int ed__lattice_filter_ones(const ed__lattice *lat, int parts, float *out)
 {
-    /* The splat of ones is each vertex's sum of weights; then the blur and
-     * slice of filter, one float a vertex. Slice weights hold alpha (and any
-     * post scaling, so call this before scaling). */
+    /* The filter of one float a point, as filter does (parts and all):
+     * splat_w and slice_w hold any scalings, so call this before scaling. */
     const int64_t m = lat->m, n = lat->n, mch = (m + CHUNK - 1) / CHUNK, nch = (n + CHUNK - 1) / CHUNK;
     const int dp1 = lat->d + 1;
-    float *buf = malloc(2 * ((size_t)m + 1) * sizeof *buf);
+    float *buf = calloc((size_t)(parts + 1) * ((size_t)m + 1), sizeof *buf);
     if (!buf) return -1;
-    float *a = buf, *b = buf + m + 1;
-    a[m] = b[m] = 0.0f;
+    float *a = buf, *b = buf + (int64_t)parts * (m + 1);
+    ED_PARALLEL_FOR
+    for (int p = 0; p < parts; p++) {
+        float *o = buf + (int64_t)p * (m + 1);
+        for (int64_t e = n * p / parts * dp1; e < n * (p + 1) / parts * dp1; e++) o[lat->offset[e]] += lat->splat_w[e];
+    }
     ED_PARALLEL_FOR
     for (int64_t c = 0; c < mch; c++) {
         int64_t v1 = (c + 1) * CHUNK < m ? (c + 1) * CHUNK : m;
-        for (int64_t v = c * CHUNK; v < v1; v++) {
-            float s = 0.0f;
-            for (int32_t k = lat->csr_start[v]; k < lat->csr_start[v + 1]; k++) s += lat->csr[k].w;
-            a[v] = s;
-        }
+        for (int64_t v = c * CHUNK; v < v1; v++)
+            for (int p = 1; p < parts; p++) a[v] += buf[(int64_t)p * (m + 1) + v];
     }
+    a[m] = b[m] = 0.0f;
     for (int j = 0; j <= lat->d; j++) {
         const int32_t *nbr = lat->nbr + (int64_t)j * m * 2;
         ED_PARALLEL_FOR

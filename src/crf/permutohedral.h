@@ -24,14 +24,9 @@ typedef struct ed__lattice {
     int32_t n;           /* points */
     int32_t m;           /* lattice vertices; row m of a value buffer is the zero row */
     int32_t *offset;     /* n * (d+1): the vertex at each corner of a point's simplex */
-    float *slice_w;      /* n * (d+1): barycentric weight of each corner x alpha x post */
+    float *splat_w;      /* n * (d+1): barycentric weight of each corner x pre */
+    float *slice_w;      /* n * (d+1): barycentric weight x alpha x post */
     int32_t *nbr;        /* (d+1) * m * 2: neighbours (minus, plus) along each axis, m if absent */
-    /* The splat as a gather: the points on vertex v and their weights
-     * (barycentric x pre) are csr[csr_start[v] .. csr_start[v+1]), in point
-     * order, so each vertex sums its points in the order a sequential
-     * scatter would, whatever the thread count. */
-    int32_t *csr_start;  /* m + 1 */
-    struct ed__splat_entry { int32_t point; float w; } *csr;   /* n * (d+1) */
 } ed__lattice;
 
 /* Build the lattice of n points with features f (d, n). op names the caller
@@ -43,8 +38,14 @@ void ed__lattice_free(ed__lattice *lat);
  * post .* K (pre .* in) (times any earlier scalings); NULL means ones. */
 void ed__lattice_scale(ed__lattice *lat, const float *pre, const float *post);
 
-/* Scratch floats filter needs for lp channels: 2 * (m + 1) * lp. */
-size_t ed__lattice_work_floats(const ed__lattice *lat, int lp);
+/* The most parts the splat may scatter in (see permutohedral.c) for its
+ * buffers to stay small. Results depend on the number of parts, so callers
+ * fix it once per computation (encdec: the thread count, bounded). */
+int ed__lattice_max_parts(const ed__lattice *lat);
+
+/* Scratch floats a filter of lp channels in `parts` parts needs:
+ * (parts + 2) * (m + 1) * lp. */
+size_t ed__lattice_work_floats(const ed__lattice *lat, int lp, int parts);
 
 /* Values travel as vectors of ED__VW floats (GCC/Clang vector extensions;
  * compilers split them where the target's registers are narrower). */
@@ -73,11 +74,38 @@ typedef int32_t ed__vi __attribute__((vector_size(ED__VW * 4)));
     default: CALL(G); break;                                                       \
     }
 
-/* Splat in (n x lp floats, lp a multiple of ED__VW, aligned to a vector) onto the
- * lattice (with the pre scaling) and blur it; returns the blurred values
- * (m + 1 rows of lp floats, the last zero), which live in work:
- * ed__lattice_work_floats(lat, lp) floats, aligned to a vector. */
-const float *ed__lattice_splat_blur(const ed__lattice *lat, const float *in, int lp, float *work);
+/* The splat: values in (n x lp floats, lp a multiple of ED__VW, aligned to
+ * a vector) times the corners' weights (with the pre scaling), added onto
+ * the lattice's vertices in `parts` parts, point ranges n p / parts ..
+ * n (p + 1) / parts, kept in work (ed__lattice_work_floats floats, aligned
+ * to a vector). ed__lattice_splat does it all; callers that make the values
+ * as they go zero the parts and scatter each point into its part. */
+void ed__lattice_splat(const ed__lattice *lat, const float *in, int lp, int parts, float *work);
+void ed__lattice_splat_zero(const ed__lattice *lat, int lp, int parts, float *work);
+
+static inline ed__vf *ed__lattice_part(const ed__lattice *lat, int lp, float *work, int p)
+{
+    return (ed__vf *)work + (int64_t)p * ((int64_t)lat->m + 1) * (lp / ED__VW);
+}
+
+/* Adds point i's row x (G vectors) times its corners' weights onto its
+ * corners' rows of part. */
+ED__ALWAYS_INLINE void ed__lattice_scatter_point(const ed__lattice *lat, const ed__vf *x, const int G, int64_t i,
+                                                 ed__vf *part)
+{
+    const int dp1 = lat->d + 1;
+    const int32_t *off = lat->offset + i * dp1;
+    const float *sw = lat->splat_w + i * dp1;
+    for (int r = 0; r < dp1; r++) {
+        ed__vf *o = part + (int64_t)off[r] * G;
+        const float w = sw[r];
+        for (int g = 0; g < G; g++) o[g] += w * x[g];
+    }
+}
+
+/* Adds the parts in order and blurs; returns the blurred values (m + 1 rows
+ * of lp floats, the last zero), inside work. */
+const float *ed__lattice_blur(const ed__lattice *lat, int lp, int parts, float *work);
 
 /* s[0 .. gw) = vectors g0 .. g0 + gw of the slice at point i of blurred
  * values vals (rows of G vectors), with alpha and the post scaling:
@@ -97,10 +125,10 @@ ED__ALWAYS_INLINE void ed__lattice_slice_point(const ed__lattice *lat, const ed_
 }
 
 /* out = post .* K(pre .* in), all n x lp floats (splat_blur's layout). */
-void ed__lattice_filter(const ed__lattice *lat, const float *in, int lp, float *out, float *work);
+void ed__lattice_filter(const ed__lattice *lat, const float *in, int lp, int parts, float *out, float *work);
 
-/* out (n floats) = K 1 (without scalings), the filter of ones, for the
- * normalisations. Returns -1 when out of memory. */
-int ed__lattice_filter_ones(const ed__lattice *lat, float *out);
+/* out (n floats) = K 1, the filter of ones, for the normalisations; call it
+ * before any scaling. Returns -1 when out of memory. */
+int ed__lattice_filter_ones(const ed__lattice *lat, int parts, float *out);
 
 #endif

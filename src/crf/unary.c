@@ -8,7 +8,7 @@
  *     elsewhere; with zero_unsure, value 0 is "unknown" (-log(1 / n) for
  *     every label) and value v > 0 is label v - 1.
  * The arguments that pydensecrf asserts on are errors here. */
-#include "core/ed_internal.h"
+#include "crf/crf_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -42,6 +42,33 @@ static inline v4 log4(v4 x)
     return m + y + 0.693359375f * ef;
 }
 
+int64_t ed__crf_energies(const float *p, int64_t count, double clip, float *e)
+{
+    const float fclip = clip >= 0 ? (float)clip : 0.0f;
+    int64_t j = 0, bad = -1;
+    for (; j + 4 <= count; j += 4) {   /* 4 at a time while all are normal */
+        v4 x;
+        memcpy(&x, p + j, sizeof x);
+        v4i notnan = x == x;
+        if ((notnan[0] & notnan[1] & notnan[2] & notnan[3]) == 0) break;
+        if (clip >= 0) {
+            x = (v4)(((v4i)x & (x >= fclip)) | ((v4i)((v4){ 0 } + fclip) & ~(x >= fclip)));
+            x = (v4)(((v4i)x & (x <= 1.0f)) | ((v4i)((v4){ 0 } + 1.0f) & ~(x <= 1.0f)));
+        }
+        v4i normal = (x >= 1.17549435e-38f) & (x <= 3.40282347e38f);
+        if ((normal[0] & normal[1] & normal[2] & normal[3]) == 0) break;
+        v4 y = -log4(x);
+        memcpy(e + j, &y, sizeof y);
+    }
+    for (; j < count; j++) {
+        float q = p[j];
+        if (clip >= 0) q = q < fclip ? fclip : q > 1.0f ? 1.0f : q;
+        e[j] = -logf(q);
+        if (isnan(e[j]) && bad < 0) bad = j;
+    }
+    return bad;
+}
+
 #define U_CHUNK 4096
 
 ed_status ed_crf_unary_from_softmax(const ed_tensor *probs, double scale, double clip, ed_tensor **unary)
@@ -64,7 +91,6 @@ ed_status ed_crf_unary_from_softmax(const ed_tensor *probs, double scale, double
     ED_TRY(ed__alloc(ED_F32, 2, (int64_t[]){ C, n }, unary));
     const float *p = ed__cf32(probs);
     float *u = ed__f32(*unary);
-    const float fclip = clip >= 0 ? (float)clip : 0.0f;
     const int64_t nch = (total + U_CHUNK - 1) / U_CHUNK;
     int64_t *bad = malloc((size_t)nch * sizeof *bad);
     if (!bad) {
@@ -74,37 +100,18 @@ ed_status ed_crf_unary_from_softmax(const ed_tensor *probs, double scale, double
     }
     ED_PARALLEL_FOR
     for (int64_t c = 0; c < nch; c++) {
-        const int64_t j1 = (c + 1) * U_CHUNK < total ? (c + 1) * U_CHUNK : total;
-        int64_t j = c * U_CHUNK;
-        bad[c] = -1;
-        if (!(scale > 0))   /* float32 as numpy; 4 at a time where all are normal */
-            for (; j + 4 <= j1; j += 4) {
-                v4 x;
-                memcpy(&x, p + j, sizeof x);
-                v4i notnan = x == x;
-                if ((notnan[0] & notnan[1] & notnan[2] & notnan[3]) == 0) break;
-                if (clip >= 0) {
-                    x = (v4)(((v4i)x & (x >= fclip)) | ((v4i)((v4){ 0 } + fclip) & ~(x >= fclip)));
-                    x = (v4)(((v4i)x & (x <= 1.0f)) | ((v4i)((v4){ 0 } + 1.0f) & ~(x <= 1.0f)));
-                }
-                v4i normal = (x >= 1.17549435e-38f) & (x <= 3.40282347e38f);
-                if ((normal[0] & normal[1] & normal[2] & normal[3]) == 0) break;
-                v4 e = -log4(x);
-                memcpy(u + j, &e, sizeof e);
-            }
-        for (; j < j1; j++) {
-            float v;
-            if (scale > 0) {
-                double q = scale * (double)p[j] + (1.0 - scale) * (1.0 / (double)C);
-                if (clip >= 0) q = q < clip ? clip : q > 1.0 ? 1.0 : q;
-                v = (float)-log(q);
-            } else {
-                float q = p[j];
-                if (clip >= 0) q = q < fclip ? fclip : q > 1.0f ? 1.0f : q;
-                v = -logf(q);
-            }
-            if (isnan(v) && bad[c] < 0) bad[c] = j;
-            u[j] = v;
+        const int64_t j0 = c * U_CHUNK, j1 = (c + 1) * U_CHUNK < total ? (c + 1) * U_CHUNK : total;
+        if (!(scale > 0)) {
+            int64_t b = ed__crf_energies(p + j0, j1 - j0, clip, u + j0);
+            bad[c] = b < 0 ? -1 : j0 + b;
+            continue;
+        }
+        bad[c] = -1;   /* with a scale: float64, as numpy's promotion */
+        for (int64_t j = j0; j < j1; j++) {
+            double q = scale * (double)p[j] + (1.0 - scale) * (1.0 / (double)C);
+            if (clip >= 0) q = q < clip ? clip : q > 1.0 ? 1.0 : q;
+            u[j] = (float)-log(q);
+            if (isnan(u[j]) && bad[c] < 0) bad[c] = j;
         }
     }
     for (int64_t c = 0; c < nch; c++)

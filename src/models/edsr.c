@@ -13,7 +13,8 @@
  *   -> y (N, 1, h * scale, w * scale) high-resolution Y.
  * The global bilinear skip replaces EDSR's mean shift: the network only has
  * to learn the detail bilinear upsampling misses, which speeds up early
- * training on a CPU budget. Colour is handled by the callers as for fsrcnn.
+ * training on a CPU budget; with it the last convolution starts at zero, so
+ * the untrained model is bilinear upsampling. Colour is handled by the callers as for fsrcnn.
  *
  * Equivalent PyTorch module (EDSR's state_dict names):
  *   head = Sequential(Conv2d(1, w, 3, padding=1))
@@ -107,6 +108,18 @@ static ed_status edsr_run(const edsr_state *s, const ed_tensor *x, ed_tensor **f
     return st;
 }
 
+/* With the bilinear skip, a zero last layer makes the untrained network
+ * exactly bilinear upsampling: PyTorch's default init of 33 stacked convs
+ * otherwise starts far off (L1 near 1 on [0, 1] images). */
+static ed_status edsr_init(ed_model *m, ed_rng *rng)
+{
+    (void)rng;
+    const edsr_state *s = m->state;
+    if (!s->residual) return ED_OK;
+    ED_TRY(ed_init_constant(s->tw, 0.0));
+    return ed_init_constant(s->tb, 0.0);
+}
+
 static ed_status edsr_forward(ed_model *m, const ed_tensor *x, int training, ed_tensor **y)
 {
     (void)training;
@@ -117,4 +130,4 @@ static ed_status edsr_forward(ed_model *m, const ed_tensor *x, int training, ed_
     return st;
 }
 
-const ed_arch ed_arch_edsr = { "edsr", "sr", edsr_build, edsr_forward, NULL };
+const ed_arch ed_arch_edsr = { "edsr", "sr", edsr_build, edsr_forward, edsr_init };

@@ -27,7 +27,7 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-#define ODNN_MAX_ARGS 6
+#define ODNN_MAX_ARGS 10
 
 typedef struct odnn_arg {
     int arg;                      /* DNNL_ARG_SRC, ... */
@@ -101,6 +101,8 @@ void odnn_weight_cache_stats(int64_t *hits, int64_t *misses);
 /* Kernel registration, one per source file; called once at load. */
 void ed__onednn_register_conv(void);
 void ed__onednn_register_bn(void);
+/* The batch_norm kernels, which are not registered (batch_norm.c says why). */
+const ed_kernel *odnn_bn_kernel(ed_pass pass);
 void ed__onednn_register_eltwise(void);
 
 #endif

@@ -1,0 +1,96 @@
+#!/bin/bash
+# Enhancement end to end on a handful of real images: train (denoise and
+# sr) for one short epoch, resume, eval with the README conventions, enhance
+# in tiles (equal to the untiled result), and the errors users meet: a
+# checkpoint of the other task, a wrong channel count, a corrupt file.
+# Run by ctest with $ENCDEC and $ED_DATA_DIR set.
+set -u
+E=${ENCDEC:?ENCDEC must name the encdec binary}
+D=${ED_DATA_DIR:-$(dirname "$0")/../../shared/data}
+if [ ! -d "$D/denoise/set12" ] || [ ! -d "$D/sr/set5" ]; then echo "data not found at $D: skipped"; exit 0; fi
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+ok()   { pass=$((pass+1)); }
+bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+expect() {
+    local want=$1 pat=$2; shift 3
+    local out; out=$("$@" 2>&1); local rc=$?
+    if [ "$rc" != "$want" ]; then bad "$* -> exit $rc, wanted $want: $out"; return; fi
+    if [ -n "$pat" ] && ! grep -q -- "$pat" <<<"$out"; then bad "$* -> output lacks '$pat': $out"; return; fi
+    ok
+}
+# A few images by link (the data stay where they are).
+mkdir -p "$T/gray" "$T/grayval" "$T/rgb" "$T/rgbval"
+for f in 01 02 03; do ln -s "$D/denoise/set12/$f.png" "$T/gray/$f.png"; done
+ln -s "$D/denoise/set12/04.png" "$T/grayval/04.png"
+for f in $(ls "$D/sr/set5" | head -2); do ln -s "$D/sr/set5/$f" "$T/rgb/$f"; done
+ln -s "$D/sr/set5/$(ls "$D/sr/set5" | tail -1)" "$T/rgbval/"
+
+# Denoising: train, files, resume, eval.
+expect 0 "val PSNR" -- "$E" train --task denoise --arch dncnn --config '{"width":8,"depth":5}' --data "$T/gray" --val "$T/grayval" \
+    --epochs 1 --steps 4 --batch 4 --patch 24 --out "$T/dn" --threads 2
+for f in last.safetensors best.safetensors curves.png curves.svg; do [ -s "$T/dn/$f" ] && ok || bad "denoise: no $f"; done
+expect 0 "epoch 2/2" -- "$E" train --task denoise --data "$T/gray" --val "$T/grayval" --epochs 2 --steps 2 --batch 4 --patch 24 \
+    --out "$T/dn" --threads 2 --resume "$T/dn/last.safetensors"
+expect 0 '"psnr":' -- "$E" eval --task denoise --model "$T/dn/best.safetensors" --data "$T/grayval" --sigma 25 --seed 0
+out1=$("$E" eval --task denoise --model "$T/dn/best.safetensors" --data "$T/grayval" --sigma 25 --seed 0 --quiet 2>&1)
+out2=$("$E" eval --task denoise --model "$T/dn/best.safetensors" --data "$T/grayval" --sigma 25 --seed 0 --quiet --tile 40 --overlap 8 --threads 1 2>&1)
+[ "$out1" = "$out2" ] && ok || bad "eval differs with tiles/threads: $out1 vs $out2"
+expect 0 "blind\|sigma 0..50" -- "$E" train --task denoise --arch rednet --config '{"width":8,"depth":4}' --data "$T/gray" \
+    --sigma-range 0,50 --epochs 1 --steps 2 --batch 2 --patch 24 --out "$T/red" --threads 2
+
+# Super-resolution: FSRCNN x3 and EDSR x2 on RGB images (Y channel).
+expect 0 "val PSNR" -- "$E" train --task sr --arch fsrcnn --scale 3 --data "$T/rgb" --val "$T/rgbval" --epochs 1 --steps 3 --batch 4 \
+    --patch 16 --out "$T/sr3" --threads 2
+expect 0 '"scale":3' -- "$E" eval --task sr --model "$T/sr3/best.safetensors" --data "$T/rgbval"
+expect 0 "val PSNR" -- "$E" train --task sr --arch edsr --config '{"scale":2,"width":8,"blocks":2}' --scale 2 --data "$T/rgb" \
+    --val "$T/rgbval" --epochs 1 --steps 2 --batch 2 --patch 16 --out "$T/sr2" --threads 2
+
+# Enhance: tiles smaller than the image give the untiled result.
+expect 0 "wrote" -- "$E" enhance --model "$T/dn/best.safetensors" "$T/grayval/04.png" -o "$T/t.png" --tile 64 --overlap 24
+expect 0 "wrote" -- "$E" enhance --model "$T/dn/best.safetensors" "$T/grayval/04.png" -o "$T/u.png" --tile 4096
+cmp -s "$T/t.png" "$T/u.png" && ok || bad "tiled denoising differs from untiled"
+img=$(ls "$T/rgbval")
+expect 0 "wrote" -- "$E" enhance --model "$T/sr3/best.safetensors" "$T/rgbval/$img" -o "$T/st.png" --tile 48 --overlap 16
+expect 0 "wrote" -- "$E" enhance --model "$T/sr3/best.safetensors" "$T/rgbval/$img" -o "$T/su.png" --tile 4096
+cmp -s "$T/st.png" "$T/su.png" && ok || bad "tiled super-resolution differs from untiled"
+# The Python callable of an SR model: RGB in, RGB x3 out, as enhance (up to 8-bit rounding).
+PY=${PYTHON:-/usr/bin/python3}   # Debian's, with python3-numpy from scripts/install-deps.sh
+if ENCDEC_LIB=${ENCDEC_LIB:-} $PY -c "import numpy" 2>/dev/null && [ -n "${ENCDEC_LIB:-}" ]; then
+    cat > "$T/sr.py" <<'PYEOF'
+import sys, numpy as np, encdec as ed
+m = ed.load_model(sys.argv[1])
+img = ed.imread(sys.argv[2])
+y = m((img.astype(np.float32) / 255).transpose(2, 0, 1)[None].copy())
+assert y.shape == (1, 3, img.shape[0] * m.scale, img.shape[1] * m.scale), y.shape
+q = np.floor(np.clip(y[0].transpose(1, 2, 0), 0, 1) * 255 + 0.5)
+d = np.abs(q - ed.imread(sys.argv[3]).astype(np.float64))
+assert d.max() <= 1 and (d > 0).mean() < 1e-3, (d.max(), (d > 0).mean())
+print("python sr ok")
+PYEOF
+    expect 0 "python sr ok" -- env PYTHONPATH="${ED_SOURCE_DIR:-$(dirname "$0")/..}/python" $PY "$T/sr.py" "$T/sr3/best.safetensors" "$T/rgbval/$img" "$T/su.png"
+else
+    echo "python3 with numpy (or ENCDEC_LIB) not found: Python check skipped"
+fi
+expect 0 "architecture: fsrcnn" -- "$E" info "$T/sr3/best.safetensors"
+
+# Errors: exit 1 with a clear message, or 2 for usage.
+expect 1 "is a 'denoise' checkpoint" -- "$E" eval --task sr --model "$T/dn/best.safetensors" --data "$T/rgbval"
+expect 1 "is a 'sr' checkpoint" -- "$E" eval --task denoise --model "$T/sr3/best.safetensors" --data "$T/grayval"
+expect 1 "upscales x3, not x2" -- "$E" eval --task sr --model "$T/sr3/best.safetensors" --data "$T/rgbval" --scale 2
+expect 1 "3 colour channels but the model takes 1" -- "$E" enhance --model "$T/dn/best.safetensors" "$T/rgbval/$img" -o "$T/x.png"
+head -c 300 "$T/dn/best.safetensors" > "$T/trunc.safetensors"
+expect 1 "truncated" -- "$E" enhance --model "$T/trunc.safetensors" "$T/grayval/04.png" -o "$T/x.png"
+expect 1 "truncated" -- "$E" eval --task denoise --model "$T/trunc.safetensors" --data "$T/grayval"
+expect 1 "truncated" -- "$E" train --task denoise --data "$T/gray" --resume "$T/trunc.safetensors" --out "$T/x"
+[ -e "$T/x.png" ] && bad "output written despite the error" || ok
+expect 1 "has 1 channel but the model takes 3" -- "$E" train --task denoise --channels 3 --data "$T/gray" --epochs 1 --steps 1 --out "$T/x"
+expect 2 "for --task denoise" -- "$E" train --task sr --sigma 25 --data "$T/rgb"
+expect 2 "f32 only" -- "$E" train --task denoise --precision bf16 --data "$T/gray"
+expect 2 "LO,HI" -- "$E" train --task denoise --sigma-range 50,10 --data "$T/gray"
+expect 2 "--scale takes" -- "$E" eval --task sr --model "$T/sr3/best.safetensors" --data "$T/rgbval" --scale 5
+expect 0 "usage" -- "$E" eval --task sr --help
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
