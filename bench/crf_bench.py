@@ -11,6 +11,9 @@ keeps its best time, since the machine may be shared.
 
     python3 bench/crf_bench.py --lib build/libencdec.so [--repeat 7] [--threads 1,2]
 
+On a machine that other work keeps busy, OpenMP threads that spin at
+barriers lose whole time slices to it; OMP_WAIT_POLICY=passive avoids that.
+
 Needs numpy, scikit-image (to read the PNGs) and pydensecrf (pydensecrf2)."""
 import argparse
 import ctypes

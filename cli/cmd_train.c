@@ -25,7 +25,11 @@ static void help(void)
            "  --lr LR --lr-min LR   Adam, cosine from lr to lr-min (default 1e-3, 1e-4)\n"
            "  --loss mse|l1         (default mse for denoise, l1 for sr)\n"
            "  --seed S              initialisation, patches and noise (default 0)\n"
-           "  --precision f32       the only precision of this build\n"
+           "  --precision f32|bf16  bf16: convolutions multiply in bfloat16 (oneDNN builds; AMX where present);\n"
+           "                        validation always runs in float32 (default f32)\n"
+           "  --time-limit S        stop after S seconds of training steps (validation not counted);\n"
+           "                        the partial epoch is validated and saved\n"
+           "  --target-psnr DB      stop once the validation PSNR reaches DB\n"
            "  --out DIR             last.safetensors, best.safetensors, curves.png/svg (default out/train)\n"
            "  --resume CKPT         continue from a last.safetensors (epoch, schedule, history; Adam restarts)\n"
            "  --val-limit N         validate on the first N images only\n"
@@ -45,7 +49,7 @@ int cmd_train(int argc, char **argv)
     train_opts o;
     train_opts_default(&o);
     const char *loss = NULL;
-    int sigma_given = 0;
+    int sigma_given = 0, bf16 = 0;
     for (int i = 1; i < argc; i++) {
         bool missing = false;
         const char *v;
@@ -63,7 +67,14 @@ int cmd_train(int argc, char **argv)
             if (strcmp(v, "mse") && strcmp(v, "l1")) return cli_usage("train", "--loss takes mse or l1, got '%s'", v);
             loss = v;
         } else if ((v = cli_value(argc, argv, &i, "--precision", &missing))) {
-            if (strcmp(v, "f32")) return cli_usage("train", "--precision %s is not available in this build (f32 only)", v);
+            if (strcmp(v, "f32") && strcmp(v, "bf16")) return cli_usage("train", "--precision takes f32 or bf16, got '%s'", v);
+            bf16 = !strcmp(v, "bf16");
+        } else if ((v = cli_value(argc, argv, &i, "--time-limit", &missing))) {
+            if (!cli_parse_double(v, 1e-3, 1e9, &x)) return cli_usage("train", "--time-limit takes a positive number of seconds, got '%s'", v);
+            o.time_limit = x;
+        } else if ((v = cli_value(argc, argv, &i, "--target-psnr", &missing))) {
+            if (!cli_parse_double(v, 1e-3, 1000, &x)) return cli_usage("train", "--target-psnr takes a positive number of dB, got '%s'", v);
+            o.target_psnr = x;
         } else if ((v = cli_value(argc, argv, &i, "--channels", &missing))) {
             if (!cli_parse_int(v, 1, 3, &n) || n == 2) return cli_usage("train", "--channels takes 1 or 3, got '%s'", v);
             o.channels = (int)n;
@@ -105,6 +116,13 @@ int cmd_train(int argc, char **argv)
     if (strcmp(o.task, "denoise") && strcmp(o.task, "sr")) return cli_usage("train", "task '%s' is not available (available: denoise, sr)", o.task);
     if (!o.data_dir) return cli_usage("train", "--data is required");
     if (!strcmp(o.task, "sr") && sigma_given) return cli_usage("train", "--sigma and --sigma-range are for --task denoise");
+    if (o.target_psnr > 0 && !o.val_dir) return cli_usage("train", "--target-psnr needs --val");
+    if (bf16) {
+#ifndef ENCDEC_HAVE_ONEDNN
+        return cli_usage("train", "--precision bf16 needs the oneDNN backend; this build has only the float32 reference kernels");
+#endif
+        if (ed_set_conv_precision(ED_PRECISION_BF16) != ED_OK) return cli_lib_error("--precision bf16");
+    }
     o.loss = loss ? loss : !strcmp(o.task, "sr") ? "l1" : "mse";
     return train_run(&o);
 }

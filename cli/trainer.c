@@ -14,7 +14,14 @@
  * over all steps, one per-step arena (after the first step nothing is
  * allocated). Each epoch: validation on --val with eval's conventions, the
  * curves (PNG, SVG), last.safetensors and, when validation improved,
- * best.safetensors. The checkpoint's metadata holds the epoch, the step,
+ * best.safetensors. Validation runs in float32 even when training uses
+ * bf16 convolutions (--precision bf16), so it measures what `encdec enhance`
+ * gives. The epoch line's "elapsed" is the training clock of this run: the
+ * steps only (batches made, forward, backward, update), not validation or
+ * checkpoints, so two trainers can be compared at equal training time;
+ * --time-limit stops on that clock (the partial epoch is validated and
+ * saved as done) and --target-psnr stops once validation reaches it.
+ * The checkpoint's metadata holds the epoch, the step,
  * the history and the options, which --resume reads back. Adam's moments are
  * not saved (the optimizer's state is not reachable through the public
  * API), so a resumed run restarts them; the schedule continues. */
@@ -334,11 +341,15 @@ int train_run(const train_opts *o)
     if (sr) printf(" (x%d)", s);
     else if (o->sigma_hi > o->sigma_lo) printf(", sigma %g..%g", o->sigma_lo, o->sigma_hi);
     else printf(", sigma %g", o->sigma_lo);
-    printf(", %s loss, %d threads\n", l1 ? "L1" : "MSE", ed_get_num_threads());
+    printf(", %s loss, %s convolutions, %d threads\n", l1 ? "L1" : "MSE",
+           ed_get_conv_precision() == ED_PRECISION_BF16 ? "bf16" : "f32", ed_get_num_threads());
     fflush(stdout);
 
-    for (int epoch = start; epoch < o->epochs && !rc; epoch++) {
+    double clock = 0;     /* seconds of training steps in this run */
+    int stop = 0, last_epoch = start;
+    for (int epoch = start; epoch < o->epochs && !rc && !stop; epoch++) {
         double te = cli_now(), lsum = 0;
+        long done = 0;
         for (long k = 0; k < spe; k++, step++) {
             for (int i = 0; i < o->batch; i++)
                 make_item(&d, o, pseed, nseed, step, i, xb + (size_t)i * c * P * P, yb + (size_t)i * c * Q * Q);
@@ -358,22 +369,30 @@ int train_run(const train_opts *o)
             if (st != ED_OK) { rc = cli_error("training stopped at epoch %d step %ld: %s", epoch + 1, k + 1, ed_last_error()); break; }
             if (!isfinite(lv)) { rc = cli_error("training diverged at epoch %d step %ld (loss %g); try a lower --lr", epoch + 1, k + 1, lv); break; }
             lsum += lv;
+            done = k + 1;
             char extra[96];
             snprintf(extra, sizeof extra, "epoch %d/%d loss %.5f", epoch + 1, o->epochs, lsum / (double)(k + 1));
             cli_progress("train", k + 1, spe, cli_now() - te, extra);
+            if (o->time_limit > 0 && clock + (cli_now() - te) >= o->time_limit) { stop = 1; step++; break; }
         }
         cli_progress_end();
         if (rc) break;
-        double train_s = cli_now() - te, val = NAN;
+        double train_s = cli_now() - te, val = NAN, mean_loss = lsum / (double)done;
+        clock += train_s;
+        last_epoch = epoch + 1;
         if (o->val_dir) {
             eval_opts eo = { o->task, o->val_dir, o->val_sigma >= 0 ? o->val_sigma : o->sigma_hi, 0, s, o->tile, o->overlap, o->val_limit, 0 };
             eval_result er;
-            if ((rc = eval_folder(m, &eo, &er))) break;
+            ed_precision prec = ed_get_conv_precision();
+            ed_set_conv_precision(ED_PRECISION_F32);
+            rc = eval_folder(m, &eo, &er);
+            ed_set_conv_precision(prec);
+            if (rc) break;
             val = er.psnr;
         }
-        if (h->n < 4096) { h->epoch[h->n] = epoch + 1; h->loss[h->n] = lsum / spe; h->val[h->n] = val; h->n++; }
+        if (h->n < 4096) { h->epoch[h->n] = epoch + 1; h->loss[h->n] = mean_loss; h->val[h->n] = val; h->n++; }
         write_curves(o->out_dir, h, o->task);
-        double score = isfinite(val) ? val : -lsum / spe;
+        double score = isfinite(val) ? val : -mean_loss;
         char path[4200];
         int improved = score > best;
         if (improved) best = score;
@@ -383,14 +402,23 @@ int train_run(const train_opts *o)
             snprintf(path, sizeof path, "%s/best.safetensors", o->out_dir);
             if ((rc = save_ckpt(m, path, o, epoch + 1, step, best, h))) break;
         }
-        printf("epoch %d/%d  loss %.6f", epoch + 1, o->epochs, lsum / spe);
+        printf("epoch %d/%d  loss %.6f", epoch + 1, o->epochs, mean_loss);
         if (isfinite(val)) printf("  val PSNR %.3f dB%s", val, improved ? " (best)" : "");
-        printf("  lr %.3g  train %.1f s  total %.1f s\n", ed_optim_get_lr(opt), train_s, cli_now() - te);
+        printf("  lr %.3g  train %.1f s  total %.1f s  step %lld  elapsed %.1f s\n", ed_optim_get_lr(opt), train_s, cli_now() - te,
+               (long long)step, clock);
+        if (stop) printf("stopping: --time-limit %g s of training reached at step %lld\n", o->time_limit, (long long)step);
+        else if (o->target_psnr > 0 && isfinite(val) && val >= o->target_psnr) {
+            printf("stopping: --target-psnr %g dB reached after %.1f s of training (step %lld)\n", o->target_psnr, clock, (long long)step);
+            stop = 1;
+        }
         fflush(stdout);
     }
     if (!rc) {
-        if (isfinite(best) && o->val_dir) printf("{\"task\":\"%s\",\"best_psnr\":%.4f,\"epochs\":%d,\"out\":\"%s\"}\n", o->task, best, o->epochs, o->out_dir);
-        else printf("{\"task\":\"%s\",\"epochs\":%d,\"out\":\"%s\"}\n", o->task, o->epochs, o->out_dir);
+        if (isfinite(best) && o->val_dir)
+            printf("{\"task\":\"%s\",\"best_psnr\":%.4f,\"epochs\":%d,\"steps\":%lld,\"elapsed_s\":%.1f,\"out\":\"%s\"}\n", o->task, best,
+                   last_epoch, (long long)step, clock, o->out_dir);
+        else printf("{\"task\":\"%s\",\"epochs\":%d,\"steps\":%lld,\"elapsed_s\":%.1f,\"out\":\"%s\"}\n", o->task, last_epoch,
+                    (long long)step, clock, o->out_dir);
     }
 out:
     free(xb); free(yb); free(h);

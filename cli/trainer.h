@@ -64,6 +64,8 @@ typedef struct train_opts {
     uint64_t seed;
     int val_limit;
     int tile, overlap;
+    double time_limit;                 /* > 0: stop after this many seconds of training steps */
+    double target_psnr;                /* > 0: stop once the validation PSNR reaches it (dB) */
 } train_opts;
 
 void train_opts_default(train_opts *o);

@@ -517,6 +517,9 @@ static void test_sizes(void)
     CHECK_OK(ed_densecrf_add_gaussian(crf, 1, 1, &p));
     CHECK_OK(ed_densecrf_inference(crf, 1, &q));
     ed_tensor_free(q);
+    for (int k = 1; k < 64; k++) ed_densecrf_add_gaussian(crf, 1, 1, &p);
+    CHECK(ed_densecrf_terms(crf) == 64);
+    CHECK_ERR(ed_densecrf_add_gaussian(crf, 1, 1, &p), ED_E_ARG, "at most 64 pairwise terms");
     ed_densecrf_free(crf);
 }
 

@@ -14,8 +14,10 @@
  *  - defaults: DIAG_KERNEL and NORMALIZE_SYMMETRIC;
  *  - 2-D helpers index pixels as y * W + x; the Gaussian's features are
  *    (x / sx, y / sy), the bilateral's add (r / sr, g / sg, b / sb).
- * Work is spread over ed_get_num_threads() threads; results do not depend on
- * the thread count. Memory is linear in pixels x feature dimensions.
+ * Work is spread over ed_get_num_threads() threads. Results are the same
+ * from run to run for a given thread count; other thread counts add the
+ * lattice's sums in other groupings (differences of float rounding, about
+ * 1e-7). Memory is linear in pixels x feature dimensions (and labels).
  *
  * Example (pydensecrf's usual recipe on an RGB image):
  *

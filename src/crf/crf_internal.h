@@ -14,6 +14,7 @@ int64_t ed__crf_energies(const float *p, int64_t count, double clip, float *e);
 
 #define ED__CRF_CHUNK 1024   /* pixels per parallel work item */
 #define ED__CRF_MAX_LABELS 65536
+#define ED__CRF_MAX_TERMS 64       /* pairwise terms of one CRF */
 
 typedef struct crf_term {
     ed__lattice lat;

@@ -174,6 +174,8 @@ static ed_status add_term(ed_densecrf *crf, const float *f, int d, const ed_crf_
         p = &def;
     }
     ED_TRY(check_pairwise(crf, p, d, op));
+    if (crf->n_terms == ED__CRF_MAX_TERMS)
+        return ed__err(ED_E_ARG, "%s: a CRF takes at most %d pairwise terms", op, ED__CRF_MAX_TERMS);
     if (crf->n_terms == crf->cap_terms) {
         int cap = crf->cap_terms ? 2 * crf->cap_terms : 4;
         crf_term *t = realloc(crf->terms, (size_t)cap * sizeof *t);

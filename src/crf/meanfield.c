@@ -3,20 +3,18 @@
  *
  *   Q0 = softmax(-U);  Q_{t+1} = softmax(-U - sum_k pairwise_k(Q_t))
  *
- * per pixel over labels, pairwise_k as in densecrf.c. Each step splats and
- * blurs Q on every term's lattice, then one pass over the pixels slices all
- * terms, adds the unary and takes the softmax, with rows of a pixel's labels
- * held in vector registers. Q0 is computed with the energies
- * (ed__crf_fill_unary). Every loop writes disjoint outputs and the KL
- * divergence sums fixed chunks in order, so results do not depend on the
- * thread count. */
+ * per pixel over labels, pairwise_k as in densecrf.c. A step is one pass
+ * over the pixels, in parts (one per thread): for each pixel it slices every
+ * term's blurred lattice values, adds the unary, takes the softmax, with the
+ * pixel's rows in vector registers, and right away splats the new row onto
+ * every term's lattice (into the part's buffer) for the next step; then each
+ * lattice adds its parts and blurs. Only the last step writes Q. Q0 comes
+ * with the energies (ed__crf_fill_unary). The splat's parts make results
+ * depend on the thread count, by rounding only, and on nothing else. */
 #include "crf/crf_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
-#ifdef ED_CRF_PROFILE
-#include <time.h>
-#endif
 
 #define BLOCK ED__BLOCK
 
@@ -57,8 +55,11 @@ ED__ALWAYS_INLINE void softmax_row(const vf *x, vf *o, const int G, vi lastmask)
         vi gt = m > x[g];
         m = (vf)(((vi)m & gt) | ((vi)x[g] & ~gt));
     }
-    float mx = m[0];
-    for (int k = 1; k < ED__VW; k++) mx = m[k] > mx ? m[k] : mx;
+    float t[ED__VW];   /* lane max and sum by halving, which compilers turn into shuffles */
+    memcpy(t, &m, sizeof t);
+    for (int w = ED__VW / 2; w > 0; w /= 2)
+        for (int k = 0; k < w; k++) t[k] = t[k + w] > t[k] ? t[k + w] : t[k];
+    const float mx = t[0];
     vf e[BLOCK], sum = (vf){ 0 };
     for (int g0 = 0; g0 < G; g0 += BLOCK) {
         const int gw = G - g0 < BLOCK ? G - g0 : BLOCK;
@@ -71,9 +72,10 @@ ED__ALWAYS_INLINE void softmax_row(const vf *x, vf *o, const int G, vi lastmask)
         if (G > BLOCK)
             for (int g = 0; g < gw; g++) o[g0 + g] = e[g];
     }
-    float tot = 0.0f;
-    for (int k = 0; k < ED__VW; k++) tot += sum[k];
-    const float inv = 1.0f / tot;
+    memcpy(t, &sum, sizeof t);
+    for (int w = ED__VW / 2; w > 0; w /= 2)
+        for (int k = 0; k < w; k++) t[k] += t[k + w];
+    const float inv = 1.0f / t[0];
     if (G <= BLOCK)
         for (int g = 0; g < G; g++) o[g] = e[g] * inv;
     else
@@ -110,6 +112,7 @@ static ed_status buffers_new(const ed_densecrf *crf, crf_buffers *b, const char 
     for (int k = 0; ok && k < crf->n_terms; k++) {
         b->work[k] = ed__aligned_alloc(ed__lattice_work_floats(&crf->terms[k].lat, crf->lp, b->parts) * sizeof(float));
         ok = b->work[k] != NULL;
+        if (ok) ed__lattice_blur_zero_rows(&crf->terms[k].lat, crf->lp, b->parts, b->work[k]);
     }
     if (!ok) {
         buffers_free(crf, b);
@@ -170,12 +173,14 @@ ED__ALWAYS_INLINE void mf_pixels(const ed_densecrf *crf, const crf_buffers *b, c
     }
 }
 
-static vi last_mask(const ed_densecrf *crf)
+static void blur_all(const ed_densecrf *crf, crf_buffers *b);
+
+/* The lanes of a row's last vector that hold labels (by pointer: vectors
+ * as values upset some ABIs). */
+static void last_mask(const ed_densecrf *crf, vi *m)
 {
     const int G = crf->lp / ED__VW;
-    vi m;
-    for (int k = 0; k < ED__VW; k++) m[k] = (G - 1) * ED__VW + k < crf->labels ? -1 : 0;
-    return m;
+    for (int k = 0; k < ED__VW; k++) (*m)[k] = (G - 1) * ED__VW + k < crf->labels ? -1 : 0;
 }
 
 /* One pass over the pixels, in the splat's parts: x = (with_unary ? -U : 0)
@@ -187,40 +192,55 @@ static void mf_pass(const ed_densecrf *crf, crf_buffers *b, int with_unary, int 
 {
     const int64_t n = crf->n;
     const int G = crf->lp / ED__VW, parts = b->parts;
-    const vi lastmask = last_mask(crf);
+    vi lastmask;
+    last_mask(crf, &lastmask);
     const vf *nu = with_unary ? (const vf *)crf->neg_unary : NULL;
     vf *ov = (vf *)out;
-    if (scatter)
-        for (int k = 0; k < crf->n_terms; k++) ed__lattice_splat_zero(&crf->terms[k].lat, crf->lp, parts, b->work[k]);
-#ifdef ED_CRF_PROFILE
-    extern double ed__crf_prof[10];
-    struct timespec t0_, t1_;
-    clock_gettime(CLOCK_MONOTONIC, &t0_);
-#endif
     ED_PARALLEL_FOR
     for (int p = 0; p < parts; p++) {
         const int64_t i0 = n * p / parts, i1 = n * (p + 1) / parts;
         vf *mem = b->rows + (int64_t)p * 3 * G;
+        if (scatter)
+            for (int k = 0; k < crf->n_terms; k++) ed__lattice_part_zero(&crf->terms[k].lat, crf->lp, b->work[k], p);
 #define CALL(g) mf_pixels(crf, b, nu, ov, crf->n_terms, softmax, scatter, p, g, i0, i1, mem, lastmask)
         ED__DISPATCH_G(G, CALL)
 #undef CALL
     }
-#ifdef ED_CRF_PROFILE
-    clock_gettime(CLOCK_MONOTONIC, &t1_);
-    ed__crf_prof[3] += (t1_.tv_sec - t0_.tv_sec) + 1e-9 * (t1_.tv_nsec - t0_.tv_nsec);
-#endif
-    if (scatter)
-        for (int k = 0; k < crf->n_terms; k++)
-            b->vals[k] = ed__lattice_blur(&crf->terms[k].lat, crf->lp, parts, b->work[k]);
+    if (scatter) blur_all(crf, b);
+}
+
+/* Blurs every term's splat into b->vals: pass j of all lattices at once,
+ * so a step waits for its threads max(d) + 1 times, not sum(d + 1). */
+static void blur_all(const ed_densecrf *crf, crf_buffers *b)
+{
+    enum { VCHUNK = 512 };
+    int64_t total = 0, start[ED__CRF_MAX_TERMS + 1];
+    int dmax = 0;
+    for (int k = 0; k < crf->n_terms; k++) {
+        start[k] = total;
+        total += ((int64_t)crf->terms[k].lat.m + VCHUNK - 1) / VCHUNK;
+        dmax = crf->terms[k].lat.d > dmax ? crf->terms[k].lat.d : dmax;
+    }
+    start[crf->n_terms] = total;
+    for (int j = 0; j <= dmax; j++) {
+        ED_PARALLEL_FOR
+        for (int64_t c = 0; c < total; c++) {
+            int k = 0;
+            while (c >= start[k + 1]) k++;
+            const ed__lattice *lat = &crf->terms[k].lat;
+            const int64_t v0 = (c - start[k]) * VCHUNK, v1 = v0 + VCHUNK < lat->m ? v0 + VCHUNK : lat->m;
+            if (j <= lat->d) ed__lattice_blur_pass(lat, crf->lp, b->parts, b->work[k], j, v0, v1);
+        }
+    }
+    for (int k = 0; k < crf->n_terms; k++)
+        b->vals[k] = ed__lattice_blurred(&crf->terms[k].lat, crf->lp, b->parts, b->work[k]);
 }
 
 /* Splats and blurs q (n x lp) on every term's lattice into b->vals. */
 static void splat_all(const ed_densecrf *crf, const float *q, crf_buffers *b)
 {
-    for (int k = 0; k < crf->n_terms; k++) {
-        ed__lattice_splat(&crf->terms[k].lat, q, crf->lp, b->parts, b->work[k]);
-        b->vals[k] = ed__lattice_blur(&crf->terms[k].lat, crf->lp, b->parts, b->work[k]);
-    }
+    for (int k = 0; k < crf->n_terms; k++) ed__lattice_splat(&crf->terms[k].lat, q, crf->lp, b->parts, b->work[k]);
+    blur_all(crf, b);
 }
 
 /* Internal Q (n x lp) <-> the API's (labels, n). */
@@ -272,7 +292,8 @@ ed_status ed__crf_fill_unary(ed_densecrf *crf, const float *src, int from_probs,
         free(bad);
         return ed__err(ED_E_NOMEM, "%s: out of memory", op);
     }
-    const vi lastmask = last_mask(crf);
+    vi lastmask;
+    last_mask(crf, &lastmask);
     ED_PARALLEL_FOR
     for (int64_t c = 0; c < nch; c++) {
         const int64_t i0 = c * ED__CRF_CHUNK, i1 = (c + 1) * ED__CRF_CHUNK < n ? (c + 1) * ED__CRF_CHUNK : n;

@@ -13,9 +13,9 @@
  * corner that the point before shares (the usual case on an image) takes
  * that point's id without hashing.
  *
- * Filtering (ed__lattice_filter) is splat, blur along each of the d + 1
- * axes (v += (left + right) / 2, ping-ponging two buffers) and slice, scaled
- * by alpha = 1 / (1 + 2^-d) as Krähenbühl's code. Vertex ids never enter
+ * Filtering is splat, blur along each of the d + 1 axes (v += (left +
+ * right) / 2, ping-ponging two buffers) and slice, scaled by alpha =
+ * 1 / (1 + 2^-d) as Krähenbühl's code. Vertex ids never enter
  * the arithmetic: the splat adds each vertex's points in point order (per
  * part, parts in order), blur and slice work per vertex and per point. So
  * results depend only on the number of splat parts. */
@@ -235,18 +235,6 @@ ED__ALWAYS_INLINE void corner_key(const int32_t *rem0, const uint8_t *rank, cons
     for (int i = 0; i < d; i++) key[i] = rem0[i] + (rank[i] <= d - r ? r : r - (d + 1));
 }
 
-#ifdef ED_CRF_PROFILE
-#include <stdio.h>
-#include <time.h>
-double ed__crf_prof[10];
-static double prof_now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
-#define PROF(k) do { double t_ = prof_now(); ed__crf_prof[k] += t_ - prof_t; prof_t = t_; } while (0)
-#define PROF_START() double prof_t = prof_now()
-#else
-#define PROF(k) do { } while (0)
-#define PROF_START() do { } while (0)
-#endif
-
 void ed__lattice_free(ed__lattice *lat)
 {
     if (!lat) return;
@@ -291,14 +279,13 @@ static ed_status nomem(ed__lattice *lat, init_scratch *s, const char *op)
 /* Points [c * n / nc, (c + 1) * n / nc) form chunk c. */
 static inline int64_t chunk_lo(int64_t n, int nc, int c) { return n * c / nc; }
 
-/* Step 3 for one chunk: corner ids in the chunk's own table. Corner r of
- * a simplex is rem0 + r - (d + 1) [coordinate among the r highest ranked],
- * so when a point shares rem0 with the point before it, a corner whose set
- * of r highest-ranked coordinates is unchanged is the same vertex: on an
- * image most corners are found that way, without hashing. */
 /* Steps 1-3 for points i0 .. i1 - 1: embed EMBED_W points at a time, then
- * give their corners ids in table t. Returns 0, -1 when out of memory, or
- * -2 with *bad the first point of a block holding a bad feature. */
+ * give their corners ids in table t. Corner r of a simplex is rem0 + r -
+ * (d + 1) [coordinate among the r highest ranked], so when a point shares
+ * rem0 with the point before it, a corner whose set of r highest-ranked
+ * coordinates is unchanged is the same vertex: on an image most corners are
+ * found that way, without hashing. Returns 0, -1 when out of memory, or -2
+ * with *bad the first point of a block holding a bad feature. */
 ED__ALWAYS_INLINE int hash_range(ed__lattice *lat, const float *f, const float *scale, htab *t, const int d,
                                  int64_t i0, int64_t i1, int64_t *bad)
 {
@@ -382,7 +369,6 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
     lat->splat_w = malloc((size_t)ne * sizeof *lat->splat_w);
     const int64_t nch = (n + CHUNK - 1) / CHUNK;
     if (!lat->offset || !lat->slice_w || !lat->splat_w) return nomem(lat, &s, op);
-    PROF_START();
 
     /* Diagonal of E scaled for the blur's standard deviation (p. 5-6). */
     float scale[ED_LATTICE_MAX_DIMS];
@@ -392,9 +378,7 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
     /* 1-3: chunks of points embed their points and give the corners ids
      * in their own tables, in parallel; the tables are then merged in chunk
      * order and the chunks' ids renamed. Ids thus depend on the thread
-     * count, but nothing computed from the lattice does: the splat sums each
-     * vertex's points in point order, blur and slice work per vertex and per
-     * point. */
+     * count, but no arithmetic depends on ids. */
     int nc = ed_get_num_threads();
     if (nc > n / 4096) nc = n / 4096 > 1 ? (int)(n / 4096) : 1;
     s.nc = nc;
@@ -435,7 +419,6 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
         }
     }
     free(hres);
-    PROF(4);
     htab *t = &s.tabs[0];
     for (int c = 1; c < nc; c++) {
         htab *tc = &s.tabs[c];
@@ -453,7 +436,6 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
                 lat->offset[e] = rn[lat->offset[e]];
         }
     }
-    PROF(5);
     const int32_t m = t->filled;
     lat->m = m;
 
@@ -485,9 +467,7 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
         }
     }
     ht_free(t);
-    PROF(6);
 
-    PROF(7);
     /* Both weights start as the barycentric ones; Krähenbühl's "magic
      * scaling constant" of the blur is folded into the slice's. */
     const float alpha = 1.0f / (1.0f + powf(2.0f, (float)-d));
@@ -499,7 +479,6 @@ ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, c
             lat->slice_w[e] *= alpha;
         }
     }
-    PROF(8);
     scratch_free(&s);
     return ED_OK;
 }
@@ -552,15 +531,23 @@ static void scatter_range(const ed__lattice *lat, const ed__vf *in, ed__vf *part
 #undef CALL
 }
 
-ED__ALWAYS_INLINE void sum_parts_g(ed__vf *dst, const ed__vf *parts, int64_t stride, int n_parts, const int G,
-                                   int64_t v0, int64_t v1)
+/* Blur along one axis of the parts' sum: dst[v] = S(v) + (S(minus) + S(plus)) / 2,
+ * S(x) = part 0 [x] + part 1 [x] + ... (in part order), so the first pass
+ * adds the parts as it goes. */
+ED__ALWAYS_INLINE void blur_parts_g(const int32_t *nbr, const ed__vf *parts, int64_t stride, int n_parts,
+                                    ed__vf *restrict dst, const int G, int64_t v0, int64_t v1)
 {
-    for (int64_t v = v0; v < v1; v++)
+    for (int64_t v = v0; v < v1; v++) {
+        const int64_t x[3] = { v * G, (int64_t)nbr[2 * v] * G, (int64_t)nbr[2 * v + 1] * G };
         for (int g = 0; g < G; g++) {
-            ed__vf s = parts[v * G + g];
-            for (int p = 1; p < n_parts; p++) s += parts[p * stride + v * G + g];
-            dst[v * G + g] = s;
+            ed__vf s[3];
+            for (int j = 0; j < 3; j++) {
+                s[j] = parts[x[j] + g];
+                for (int p = 1; p < n_parts; p++) s[j] += parts[p * stride + x[j] + g];
+            }
+            dst[v * G + g] = s[0] + 0.5f * (s[1] + s[2]);
         }
+    }
 }
 
 ED__ALWAYS_INLINE void blur_g(const int32_t *nbr, const ed__vf *restrict src, ed__vf *restrict dst, const int G,
@@ -573,10 +560,10 @@ ED__ALWAYS_INLINE void blur_g(const int32_t *nbr, const ed__vf *restrict src, ed
     }
 }
 
-static void sum_parts_range(ed__vf *dst, const ed__vf *parts, int64_t stride, int n_parts, int G, int64_t v0,
-                            int64_t v1)
+static void blur_parts_range(const int32_t *nbr, const ed__vf *parts, int64_t stride, int n_parts, ed__vf *dst, int G,
+                             int64_t v0, int64_t v1)
 {
-#define CALL(g) sum_parts_g(dst, parts, stride, n_parts, g, v0, v1)
+#define CALL(g) blur_parts_g(nbr, parts, stride, n_parts, dst, g, v0, v1)
     ED__DISPATCH_G(G, CALL)
 #undef CALL
 }
@@ -588,61 +575,42 @@ static void blur_range(const int32_t *nbr, const ed__vf *src, ed__vf *dst, int G
 #undef CALL
 }
 
-void ed__lattice_splat_zero(const ed__lattice *lat, int lp, int parts, float *work)
-{
-    memset(work, 0, (size_t)parts * ((size_t)lat->m + 1) * (size_t)lp * sizeof *work);
-}
-
 void ed__lattice_splat(const ed__lattice *lat, const float *in, int lp, int parts, float *work)
 {
     const int64_t n = lat->n;
-    ed__lattice_splat_zero(lat, lp, parts, work);
-    PROF_START();
     ED_PARALLEL_FOR
-    for (int p = 0; p < parts; p++)
-        scatter_range(lat, (const ed__vf *)in, ed__lattice_part(lat, lp, work, p), lp / ED__VW, n * p / parts,
-                      n * (p + 1) / parts);
-    PROF(0);
+    for (int p = 0; p < parts; p++) {
+        ed__vf *part = ed__lattice_part_zero(lat, lp, work, p);
+        scatter_range(lat, (const ed__vf *)in, part, lp / ED__VW, n * p / parts, n * (p + 1) / parts);
+    }
 }
 
-const float *ed__lattice_blur(const ed__lattice *lat, int lp, int parts, float *work)
+/* Pass j writes buffer B for even j, A for odd j (A, B after the parts in
+ * work); pass 0 reads the parts, pass j > 0 what pass j - 1 wrote. */
+static ed__vf *blur_buffer(const ed__lattice *lat, int lp, int parts, float *work, int j)
 {
-    const int64_t m = lat->m, stride = (m + 1) * (lp / ED__VW), mch = (m + CHUNK - 1) / CHUNK;
-    const int G = lp / ED__VW;
-    const ed__vf *pv = (const ed__vf *)work;
-    ed__vf *a = (ed__vf *)work + (int64_t)parts * stride, *b = a + stride;
-    PROF_START();
-    ED_PARALLEL_FOR
-    for (int64_t c = 0; c < mch; c++)
-        sum_parts_range(a, pv, stride, parts, G, c * CHUNK, (c + 1) * CHUNK < m ? (c + 1) * CHUNK : m);
-    for (int g = 0; g < G; g++) a[m * G + g] = b[m * G + g] = (ed__vf){ 0 };   /* the zero row */
-    for (int j = 0; j <= lat->d; j++) {
-        const int32_t *nbr = lat->nbr + (int64_t)j * m * 2;
-        ED_PARALLEL_FOR
-        for (int64_t c = 0; c < mch; c++)
-            blur_range(nbr, a, b, G, c * CHUNK, (c + 1) * CHUNK < m ? (c + 1) * CHUNK : m);
-        ed__vf *t = a;
-        a = b;
-        b = t;
-    }
-    PROF(1);
-    return (const float *)a;
+    const int64_t stride = ((int64_t)lat->m + 1) * (lp / ED__VW);
+    return (ed__vf *)work + (int64_t)(parts + (j % 2 == 0)) * stride;
 }
 
-void ed__lattice_filter(const ed__lattice *lat, const float *in, int lp, int parts, float *out, float *work)
+void ed__lattice_blur_zero_rows(const ed__lattice *lat, int lp, int parts, float *work)
 {
-    ed__lattice_splat(lat, in, lp, parts, work);
-    const ed__vf *vals = (const ed__vf *)ed__lattice_blur(lat, lp, parts, work);
-    const int64_t n = lat->n, nch = (n + CHUNK - 1) / CHUNK;
-    const int G = lp / ED__VW;
-    ED_PARALLEL_FOR
-    for (int64_t c = 0; c < nch; c++) {
-        int64_t i1 = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
-        for (int64_t i = c * CHUNK; i < i1; i++)
-            for (int g0 = 0; g0 < G; g0 += ED__BLOCK)
-                ed__lattice_slice_point(lat, vals, G, g0, G - g0 < ED__BLOCK ? G - g0 : ED__BLOCK, i,
-                                        (ed__vf *)out + i * G + g0);
-    }
+    for (int j = 0; j < 2; j++)
+        memset(blur_buffer(lat, lp, parts, work, j) + (int64_t)lat->m * (lp / ED__VW), 0, (size_t)lp * sizeof(float));
+}
+
+void ed__lattice_blur_pass(const ed__lattice *lat, int lp, int parts, float *work, int j, int64_t v0, int64_t v1)
+{
+    const int64_t m = lat->m, stride = (m + 1) * (lp / ED__VW);
+    const int32_t *nbr = lat->nbr + (int64_t)j * m * 2;
+    ed__vf *dst = blur_buffer(lat, lp, parts, work, j);
+    if (j == 0) blur_parts_range(nbr, (const ed__vf *)work, stride, parts, dst, lp / ED__VW, v0, v1);
+    else blur_range(nbr, blur_buffer(lat, lp, parts, work, j - 1), dst, lp / ED__VW, v0, v1);
+}
+
+const float *ed__lattice_blurred(const ed__lattice *lat, int lp, int parts, float *work)
+{
+    return (const float *)blur_buffer(lat, lp, parts, work, lat->d);
 }
 
 int ed__lattice_filter_ones(const ed__lattice *lat, int parts, float *out)

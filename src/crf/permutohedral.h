@@ -34,8 +34,9 @@ typedef struct ed__lattice {
 ed_status ed__lattice_init(ed__lattice *lat, const float *f, int d, int64_t n, const char *op);
 void ed__lattice_free(ed__lattice *lat);
 
-/* Multiplies the filter by diagonal scalings: from now on filter computes
- * post .* K (pre .* in) (times any earlier scalings); NULL means ones. */
+/* Multiplies the filter by diagonal scalings: from now on splat, blur and
+ * slice compute post .* K (pre .* in) (times any earlier scalings); NULL
+ * means ones. */
 void ed__lattice_scale(ed__lattice *lat, const float *pre, const float *post);
 
 /* The most parts the splat may scatter in (see permutohedral.c) for its
@@ -79,13 +80,20 @@ typedef int32_t ed__vi __attribute__((vector_size(ED__VW * 4)));
  * the lattice's vertices in `parts` parts, point ranges n p / parts ..
  * n (p + 1) / parts, kept in work (ed__lattice_work_floats floats, aligned
  * to a vector). ed__lattice_splat does it all; callers that make the values
- * as they go zero the parts and scatter each point into its part. */
+ * as they go zero each part (ed__lattice_part_zero, which returns it) and
+ * scatter each of its points into it. */
 void ed__lattice_splat(const ed__lattice *lat, const float *in, int lp, int parts, float *work);
-void ed__lattice_splat_zero(const ed__lattice *lat, int lp, int parts, float *work);
 
 static inline ed__vf *ed__lattice_part(const ed__lattice *lat, int lp, float *work, int p)
 {
     return (ed__vf *)work + (int64_t)p * ((int64_t)lat->m + 1) * (lp / ED__VW);
+}
+
+static inline ed__vf *ed__lattice_part_zero(const ed__lattice *lat, int lp, float *work, int p)
+{
+    ed__vf *part = ed__lattice_part(lat, lp, work, p);
+    memset(part, 0, ((size_t)lat->m + 1) * (size_t)lp * sizeof(float));
+    return part;
 }
 
 /* Adds point i's row x (G vectors) times its corners' weights onto its
@@ -103,9 +111,15 @@ ED__ALWAYS_INLINE void ed__lattice_scatter_point(const ed__lattice *lat, const e
     }
 }
 
-/* Adds the parts in order and blurs; returns the blurred values (m + 1 rows
- * of lp floats, the last zero), inside work. */
-const float *ed__lattice_blur(const ed__lattice *lat, int lp, int parts, float *work);
+/* The blur, which adds the parts (in order) as it starts, in steps so that
+ * callers can blur several lattices at once: zero the buffers' last rows
+ * (once per work buffer), then passes j = 0 .. d in order, each over all
+ * vertices (in any ranges v0 .. v1 - 1, in parallel) before the next; then
+ * the blurred values (m + 1 rows of lp floats, the last zero) are at
+ * ed__lattice_blurred, inside work. */
+void ed__lattice_blur_zero_rows(const ed__lattice *lat, int lp, int parts, float *work);
+void ed__lattice_blur_pass(const ed__lattice *lat, int lp, int parts, float *work, int j, int64_t v0, int64_t v1);
+const float *ed__lattice_blurred(const ed__lattice *lat, int lp, int parts, float *work);
 
 /* s[0 .. gw) = vectors g0 .. g0 + gw of the slice at point i of blurred
  * values vals (rows of G vectors), with alpha and the post scaling:
@@ -123,9 +137,6 @@ ED__ALWAYS_INLINE void ed__lattice_slice_point(const ed__lattice *lat, const ed_
         for (int g = 0; g < gw; g++) s[g] += w * x[g];
     }
 }
-
-/* out = post .* K(pre .* in), all n x lp floats (splat_blur's layout). */
-void ed__lattice_filter(const ed__lattice *lat, const float *in, int lp, int parts, float *out, float *work);
 
 /* out (n floats) = K 1, the filter of ones, for the normalisations; call it
  * before any scaling. Returns -1 when out of memory. */

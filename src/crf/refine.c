@@ -70,9 +70,12 @@ ed_status ed_crf_refine_image(const uint8_t *rgb, int w, int h, const float *pro
             int64_t i1 = (c + 1) * ED__CRF_CHUNK < n ? (c + 1) * ED__CRF_CHUNK : n;
             for (int64_t i = c * ED__CRF_CHUNK; i < i1; i++) {
                 const float *r = qi + i * lp;
+                float bv = r[0];
                 int best = 0;
-                for (int l = 1; l < labels; l++)
-                    if (r[l] > r[best]) best = l;
+                for (int l = 1; l < labels; l++) {   /* the first maximum, as numpy's argmax */
+                    best = r[l] > bv ? l : best;
+                    bv = r[l] > bv ? r[l] : bv;
+                }
                 labels_out[i] = (uint8_t)best;
             }
         }
