@@ -87,7 +87,7 @@ expect 1 "truncated" -- "$E" train --task denoise --data "$T/gray" --resume "$T/
 [ -e "$T/x.png" ] && bad "output written despite the error" || ok
 expect 1 "has 1 channel but the model takes 3" -- "$E" train --task denoise --channels 3 --data "$T/gray" --epochs 1 --steps 1 --out "$T/x"
 expect 2 "for --task denoise" -- "$E" train --task sr --sigma 25 --data "$T/rgb"
-expect 2 "f32 only" -- "$E" train --task denoise --precision bf16 --data "$T/gray"
+expect 2 "f32 or bf16" -- "$E" train --task denoise --precision f16 --data "$T/gray"
 expect 2 "LO,HI" -- "$E" train --task denoise --sigma-range 50,10 --data "$T/gray"
 expect 2 "--scale takes" -- "$E" eval --task sr --model "$T/sr3/best.safetensors" --data "$T/rgbval" --scale 5
 expect 0 "usage" -- "$E" eval --task sr --help
