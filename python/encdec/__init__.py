@@ -216,7 +216,8 @@ def get_num_threads():
 
 def _unary_d(fn, x, v):
     o = _out()
-    _check(getattr(_clib, fn)(_t(x)._h, v, ctypes.byref(o)))
+    t = _t(x)   # named, so a temporary made from an array outlives the C call
+    _check(getattr(_clib, fn)(t._h, v, ctypes.byref(o)))
     return Tensor(o)
 
 

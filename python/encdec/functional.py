@@ -41,8 +41,12 @@ def _r(x, name="input"):
 
 
 def _call(fn, *args):
+    """Call a C op. Tensor arguments are unwrapped here, so the tuple args
+    keeps every Tensor (including temporaries made from numpy arrays) alive
+    until the C call has returned."""
     o = _out()
-    _check(getattr(_lib, fn)(*args, ctypes.byref(o)))
+    raw = [a._h if isinstance(a, Tensor) else a for a in args]
+    _check(getattr(_lib, fn)(*raw, ctypes.byref(o)))
     return Tensor(o)
 
 
@@ -53,7 +57,7 @@ def _binary(fn, a, b):
     if not isinstance(b, Tensor):
         import numpy as np
         b = _t(np.asarray(b, dtype=a.dtype))
-    return _call(fn, a._h, b._h)
+    return _call(fn, a, b)
 
 
 def add(input, other):
@@ -73,39 +77,39 @@ def matmul(input, other):
 
 
 def relu(input, inplace=False):
-    return _call("ed_relu", _r(input, "input")._h)
+    return _call("ed_relu", _r(input, "input"))
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _call("ed_leaky_relu", _r(input, "input")._h, float(negative_slope))
+    return _call("ed_leaky_relu", _r(input, "input"), float(negative_slope))
 
 
 def sigmoid(input):
-    return _call("ed_sigmoid", _r(input, "input")._h)
+    return _call("ed_sigmoid", _r(input, "input"))
 
 
 def tanh(input):
-    return _call("ed_tanh", _r(input, "input")._h)
+    return _call("ed_tanh", _r(input, "input"))
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     if dim is None:
         raise Error("softmax: dim is required")
-    return _call("ed_softmax", _r(input, "input")._h, _int(dim, "dim"))
+    return _call("ed_softmax", _r(input, "input"), _int(dim, "dim"))
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     if dim is None:
         raise Error("log_softmax: dim is required")
-    return _call("ed_log_softmax", _r(input, "input")._h, _int(dim, "dim"))
+    return _call("ed_log_softmax", _r(input, "input"), _int(dim, "dim"))
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
-    return _call("ed_dropout", _r(input, "input")._h, float(p), int(bool(training)))
+    return _call("ed_dropout", _r(input, "input"), float(p), int(bool(training)))
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    return _call("ed_dropout2d", _r(input, "input")._h, float(p), int(bool(training)))
+    return _call("ed_dropout2d", _r(input, "input"), float(p), int(bool(training)))
 
 
 def _reduce(fn, input, dim, keepdim):
@@ -114,7 +118,7 @@ def _reduce(fn, input, dim, keepdim):
     else:
         d = [dim] if isinstance(dim, numbers.Integral) else list(dim)
         dims, n = (ctypes.c_int * max(len(d), 1))(*[_int(v, "dim") for v in d]), len(d)
-    return _call(fn, _r(input, "input")._h, dims, n, int(bool(keepdim)))
+    return _call(fn, _r(input, "input"), dims, n, int(bool(keepdim)))
 
 
 def sum(input, dim=None, keepdim=False):  # noqa: A001 - torch's name
@@ -141,16 +145,16 @@ def pad(input, pad, mode="constant", value=None):
         raise Error(f"pad: mode must be one of {sorted(_PAD_MODES)}, got {mode!r}")
     p = [_int(v, "pad") for v in pad]
     arr = (ctypes.c_int64 * max(len(p), 1))(*p)
-    return _call("ed_pad", _r(input, "input")._h, arr, len(p), _PAD_MODES[mode], float(value or 0.0))
+    return _call("ed_pad", _r(input, "input"), arr, len(p), _PAD_MODES[mode], float(value or 0.0))
 
 
 def center_crop(input, output_size):
     h, w = _pair(output_size, "output_size")
-    return _call("ed_center_crop", _r(input, "input")._h, h, w)
+    return _call("ed_center_crop", _r(input, "input"), h, w)
 
 
 def linear(input, weight, bias=None):
-    return _call("ed_linear", _r(input, "input")._h, _r(weight, "weight")._h, _h(_t(bias)))
+    return _call("ed_linear", _r(input, "input"), _r(weight, "weight"), _t(bias))
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -165,7 +169,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         a.padding[:] = _pair(padding, "padding")
     a.dilation[:] = _pair(dilation, "dilation")
     a.groups = _int(groups, "groups")
-    return _call("ed_conv2d", _r(input, "input")._h, _r(weight, "weight")._h, _h(_t(bias)), ctypes.byref(a))
+    return _call("ed_conv2d", _r(input, "input"), _r(weight, "weight"), _t(bias), ctypes.byref(a))
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
@@ -176,7 +180,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     a.output_padding[:] = _pair(output_padding, "output_padding")
     a.groups = _int(groups, "groups")
     a.dilation[:] = _pair(dilation, "dilation")
-    return _call("ed_conv_transpose2d", _r(input, "input")._h, _r(weight, "weight")._h, _h(_t(bias)), ctypes.byref(a))
+    return _call("ed_conv_transpose2d", _r(input, "input"), _r(weight, "weight"), _t(bias), ctypes.byref(a))
 
 
 def _pool_args(kernel_size, stride, padding, dilation=1, ceil_mode=False, count_include_pad=True, divisor_override=None):
@@ -198,7 +202,8 @@ def _pool_args(kernel_size, stride, padding, dilation=1, ceil_mode=False, count_
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     a = _pool_args(kernel_size, stride, padding, dilation, ceil_mode)
     o, idx = _out(), _out()
-    _check(_lib.ed_max_pool2d(_r(input, "input")._h, ctypes.byref(a), ctypes.byref(o),
+    x = _r(input, "input")   # named, so it outlives the C call
+    _check(_lib.ed_max_pool2d(x._h, ctypes.byref(a), ctypes.byref(o),
                               ctypes.byref(idx) if return_indices else None))
     if return_indices:
         return Tensor(o), Tensor(idx)
@@ -211,17 +216,17 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     if output_size is not None:
         s = list(output_size)[-2:]
         size = (ctypes.c_int64 * 2)(*[_int(v, "output_size") for v in s])
-    return _call("ed_max_unpool2d", _r(input, "input")._h, _r(indices, "indices")._h, ctypes.byref(a), size)
+    return _call("ed_max_unpool2d", _r(input, "input"), _r(indices, "indices"), ctypes.byref(a), size)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
     a = _pool_args(kernel_size, stride, padding, 1, ceil_mode, count_include_pad, divisor_override)
-    return _call("ed_avg_pool2d", _r(input, "input")._h, ctypes.byref(a))
+    return _call("ed_avg_pool2d", _r(input, "input"), ctypes.byref(a))
 
 
 def adaptive_avg_pool2d(input, output_size):
     h, w = _pair(output_size, "output_size")
-    return _call("ed_adaptive_avg_pool2d", _r(input, "input")._h, h, w)
+    return _call("ed_adaptive_avg_pool2d", _r(input, "input"), h, w)
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
@@ -245,21 +250,21 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         a.scale_factor[:] = (float(sf[0]), float(sf[1]))
     a.mode = modes[mode]
     a.align_corners = int(bool(align_corners))
-    return _call("ed_interpolate", _r(input, "input")._h, ctypes.byref(a))
+    return _call("ed_interpolate", _r(input, "input"), ctypes.byref(a))
 
 
 def pixel_shuffle(input, upscale_factor):
-    return _call("ed_pixel_shuffle", _r(input, "input")._h, _int(upscale_factor, "upscale_factor"))
+    return _call("ed_pixel_shuffle", _r(input, "input"), _int(upscale_factor, "upscale_factor"))
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-05):
     rm, rv = _t(running_mean), _t(running_var)
-    return _call("ed_batch_norm", _r(input, "input")._h, _h(rm), _h(rv), _h(_t(weight)), _h(_t(bias)), int(bool(training)),
+    return _call("ed_batch_norm", _r(input, "input"), rm, rv, _t(weight), _t(bias), int(bool(training)),
                  float(momentum), float(eps))
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
-    return _call("ed_group_norm", _r(input, "input")._h, _int(num_groups, "num_groups"), _h(_t(weight)), _h(_t(bias)), float(eps))
+    return _call("ed_group_norm", _r(input, "input"), _int(num_groups, "num_groups"), _t(weight), _t(bias), float(eps))
 
 
 _REDUCTIONS = {"mean": 0, "sum": 1, "none": 2}
@@ -293,7 +298,7 @@ def _loss(fn, input, target, a, keep):
     if target is None:
         raise Error("target is required, got None")
     tgt = target if isinstance(target, Tensor) else _t(np.asarray(target))
-    r = _call(fn, x._h, tgt._h, ctypes.byref(a))
+    r = _call(fn, x, tgt, ctypes.byref(a))
     del keep
     return r
 

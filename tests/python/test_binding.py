@@ -167,6 +167,24 @@ def errors_never_crash():
 
 
 @case
+def numpy_inputs_directly():
+    # Temporaries made from arrays must live through the C call.
+    import gc
+    gc.disable()
+    try:
+        for _ in range(50):
+            a = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+            np.testing.assert_array_equal(ed.relu(a).numpy(), np.maximum(a, 0))
+            y, i = ed.max_pool2d(a, 2, return_indices=True)
+            assert y.shape == (2, 3, 3, 3)
+            np.testing.assert_allclose(ed.batch_norm(a, None, None, np.ones(3, np.float32), np.zeros(3, np.float32),
+                                                     training=True).numpy().mean(), 0, atol=1e-5)
+            np.testing.assert_allclose((ed.tensor(a) * 2.0).numpy(), a * 2)
+    finally:
+        gc.enable()
+
+
+@case
 def module_surface():
     for name in ("conv2d", "conv_transpose2d", "max_pool2d", "max_unpool2d", "avg_pool2d", "adaptive_avg_pool2d",
                  "interpolate", "pixel_shuffle", "batch_norm", "group_norm", "relu", "leaky_relu", "sigmoid", "tanh",
