@@ -8,9 +8,9 @@ typedef struct { const char *name; int (*run)(int, char **); const char *summary
 
 static const verb verbs[] = {
     { "demo", cmd_demo, "train the denoising auto-encoder on Rock Paper Scissors and show the result" },
-    { "train", cmd_train, "train a model (--task denoise)" },
-    { "eval", cmd_eval, "score saved predictions: segmentation, image quality, COCO" },
-    { "enhance", cmd_enhance, "run an enhancement model on an image" },
+    { "train", cmd_train, "train a model (--task denoise|sr)" },
+    { "eval", cmd_eval, "evaluate a model (denoise, sr) or saved predictions (semseg, images, coco)" },
+    { "enhance", cmd_enhance, "denoise or super-resolve an image with a checkpoint (any size, tiled)" },
     { "info", cmd_info, "describe a checkpoint" },
     { "data", cmd_data, "fetch or summarise a data set" },
     { "crf", cmd_crf, "refine a segmentation with a dense CRF (image + probabilities or labels)" },
