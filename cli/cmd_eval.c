@@ -28,6 +28,13 @@ typedef struct eval_opts {
     const char *task, *pred, *gt, *results, *iou_type, *names, *report, *palette, *model;
     long num_classes, ignore_index, crop_border;
     bool has_ignore, y_channel;
+    /* --crf: refine each predicted label map with the dense CRF over its
+     * image (--images DIR, same file names) and score both. */
+    bool crf;
+    const char *images;
+    ed_crf_params crf_params;
+    double crf_gt_prob;
+    long crf_iters;
 } eval_opts;
 
 /* ---- JSON output ----------------------------------------------------------- */
@@ -256,6 +263,40 @@ static int write_report(const eval_opts *o, const ed_seg_scores *s, const int64_
     return rc;
 }
 
+/* The CRF's view of a hard prediction: probability gt_prob on the predicted
+ * class and the rest spread evenly (pydensecrf's unary_from_labels), refined
+ * over the RGB image into refined[]. */
+static int crf_refine(const eval_opts *o, const char *gt_path, const int64_t *pred, int w, int h, int C, int64_t *refined)
+{
+    char ip[4200];
+    snprintf(ip, sizeof ip, "%s/%s", o->images, base_name(gt_path));
+    ed_image *img = NULL, *rgb = NULL;
+    if (ed_image_load(ip, 0, &img) != ED_OK) return cli_lib_error("--crf needs the image of each prediction");
+    int rc = 0;
+    if (img->width != w || img->height != h)
+        rc = cli_error("size mismatch: image is %d x %d, prediction %d x %d (%s)", img->width, img->height, w, h, ip);
+    else if (ed_picture_rgb(img, &rgb) != ED_OK)
+        rc = cli_lib_error(ip);
+    size_t n = (size_t)w * (size_t)h;
+    float *probs = rc ? NULL : malloc(n * (size_t)C * sizeof *probs);
+    uint8_t *out = rc ? NULL : malloc(n);
+    if (!rc && (!probs || !out)) rc = cli_error("out of memory for the CRF of %s", ip);
+    if (!rc) {
+        float on = (float)o->crf_gt_prob, off = C > 1 ? (float)((1 - o->crf_gt_prob) / (C - 1)) : 0.0f;
+        for (int c = 0; c < C; c++)
+            for (size_t k = 0; k < n; k++) probs[(size_t)c * n + k] = pred[k] == c ? on : off;
+        if (ed_crf_refine_image(rgb->data, w, h, probs, C, &o->crf_params, (int)o->crf_iters, out, NULL) != ED_OK)
+            rc = cli_lib_error(ip);
+        else
+            for (size_t k = 0; k < n; k++) refined[k] = out[k];
+    }
+    free(probs);
+    free(out);
+    ed_image_free(rgb);
+    ed_image_free(img);
+    return rc;
+}
+
 static int eval_semseg(const eval_opts *o)
 {
     const int C = (int)o->num_classes;
@@ -271,11 +312,12 @@ static int eval_semseg(const eval_opts *o)
     if (rc) return rc;
     ed_file_list *fl = NULL;
     if (ed_file_list_images(o->gt, 0, &fl) != ED_OK) { rc = cli_lib_error(NULL); goto out_names; }
-    int64_t *conf = calloc((size_t)C * (size_t)C, sizeof *conf), *lt = NULL, *lp = NULL;
+    int64_t *conf = calloc((size_t)C * (size_t)C, sizeof *conf), *lt = NULL, *lp = NULL, *lr = NULL;
+    int64_t *conf_crf = o->crf ? calloc((size_t)C * (size_t)C, sizeof *conf_crf) : NULL;
     size_t cap = 0;
     int64_t pixels = 0, ignored = 0;
     const int64_t ign = o->has_ignore ? o->ignore_index : INT64_MIN;
-    if (!conf) { rc = cli_error("out of memory for a %d x %d confusion matrix", C, C); goto out; }
+    if (!conf || (o->crf && !conf_crf)) { rc = cli_error("out of memory for a %d x %d confusion matrix", C, C); goto out; }
     double t0 = cli_now();
     for (int i = 0; i < fl->n && !rc; i++) {
         ed_image *g = NULL, *p = NULL;
@@ -285,10 +327,12 @@ static int eval_semseg(const eval_opts *o)
         if (n > cap) {
             free(lt);
             free(lp);
+            free(lr);
             lt = malloc(n * sizeof *lt);
             lp = malloc(n * sizeof *lp);
+            lr = malloc(n * sizeof *lr);
             cap = n;
-            if (!lt || !lp) rc = cli_error("out of memory for %zu labels", n);
+            if (!lt || !lp || !lr) rc = cli_error("out of memory for %zu labels", n);
         }
         if (!rc) rc = labels_of(g, fl->paths[i], lt);
         if (!rc) rc = labels_of(p, pp, lp);
@@ -305,6 +349,8 @@ static int eval_semseg(const eval_opts *o)
             else pixels++;
         }
         if (!rc && ed_confusion_update(conf, lp, lt, (int64_t)n, C, ign) != ED_OK) rc = cli_lib_error(pp);
+        if (!rc && o->crf) rc = crf_refine(o, fl->paths[i], lp, g->width, g->height, C, lr);
+        if (!rc && o->crf && ed_confusion_update(conf_crf, lr, lt, (int64_t)n, C, ign) != ED_OK) rc = cli_lib_error(pp);
         ed_image_free(g);
         ed_image_free(p);
         cli_progress("eval", i + 1, fl->n, cli_now() - t0, NULL);
@@ -317,6 +363,14 @@ static int eval_semseg(const eval_opts *o)
     if (o->has_ignore) printf(", %lld ignored (label %ld)", (long long)ignored, o->ignore_index);
     printf("\n");
     print_scores(&s, conf, names);
+    ed_seg_scores sc = { 0 };
+    if (o->crf) {
+        if (ed_segmentation_scores(conf_crf, C, &sc) != ED_OK) { rc = cli_lib_error(NULL); ed_seg_scores_free(&s); goto out; }
+        printf("\nafter the dense CRF (gt_prob %.2f, %ld iterations, gaussian sxy %g compat %g, bilateral sxy %g srgb %g compat %g):\n",
+               o->crf_gt_prob, o->crf_iters, o->crf_params.gauss_sx, o->crf_params.gauss_compat, o->crf_params.bilat_sx,
+               o->crf_params.bilat_srgb, o->crf_params.bilat_compat);
+        print_scores(&sc, conf_crf, names);
+    }
     if (o->report) rc = write_report(o, &s, conf, names, pal, fl->n, pixels);
     if (!rc) {
         putchar('{');
@@ -351,13 +405,30 @@ static int eval_semseg(const eval_opts *o)
         json_nums("iou", s.iou, C);
         json_nums("accuracy", s.recall, C);
         json_nums("dice", s.dice, C);
+        if (o->crf) {
+            json_key("crf", false);
+            putchar('{');
+            json_key("miou", true);
+            json_num(sc.mean_iou);
+            json_key("global_accuracy", false);
+            json_num(sc.global_acc);
+            json_key("class_accuracy", false);
+            json_num(sc.class_acc);
+            json_key("mean_dice", false);
+            json_num(sc.mean_dice);
+            json_nums("iou", sc.iou, C);
+            putchar('}');
+        }
         printf("}\n");
     }
+    if (o->crf) ed_seg_scores_free(&sc);
     ed_seg_scores_free(&s);
 out:
     free(conf);
+    free(conf_crf);
     free(lt);
     free(lp);
+    free(lr);
     ed_file_list_free(fl);
 out_names:
     free(names);
@@ -498,6 +569,8 @@ static void help(void)
 {
     printf("usage: encdec eval --task semseg --pred DIR --gt DIR --num-classes N [--ignore-index K]\n"
            "                   [--names A,B,...] [--palette camvid|voc] [--report OUT.html]\n"
+           "                   [--crf --images DIR [--gt-prob 0.7 --iters 5 --sxy-gaussian 3 --compat-gaussian 3\n"
+           "                    --sxy-bilateral 80 --srgb 13 --compat-bilateral 10]]\n"
            "       encdec eval --task images --pred DIR --gt DIR [--y-channel] [--crop-border N]\n"
            "       encdec eval --task coco --gt GT.json --results RES.json [--iou-type segm|bbox]\n\n"
            "Scores saved predictions against ground truth; every file in --gt needs one of the same\n"
@@ -506,6 +579,9 @@ static void help(void)
            "  semseg   index PNGs (gray or palette, value = class): per-class IoU, mean IoU, global\n"
            "           and class-average accuracy, Dice; --report writes an HTML page with the\n"
            "           confusion heat map. --palette adds class colours (and names without --names).\n"
+           "           --crf refines each prediction with the dense CRF over its image (--images, same\n"
+           "           file names; unary from the labels with --gt-prob) and scores both; the JSON\n"
+           "           gains \"crf\": {miou, ...}. Defaults are pydensecrf's (docs/CRF.md).\n"
            "  images   PSNR and SSIM per image and their means (8-bit on 0..255, 16-bit on\n"
            "           0..65535); --y-channel: BT.601 luma of RGB images, as super-resolution\n"
            "           papers; --crop-border N: N pixels cut from each border first.\n"
@@ -523,7 +599,10 @@ int cmd_eval(int argc, char **argv)
         help();
         return 0;
     }
-    eval_opts o = { .iou_type = "segm", .num_classes = -1 };
+    eval_opts o = { .iou_type = "segm", .num_classes = -1, .crf_gt_prob = 0.7, .crf_iters = 5 };
+    ed_crf_params_default(&o.crf_params);
+    bool crf_flags = false;
+    double x;
     for (int i = 1; i < argc; i++) {
         bool missing = false;
         const char *v;
@@ -547,6 +626,32 @@ int cmd_eval(int argc, char **argv)
             if (!cli_parse_int(v, 0, 100000, &o.crop_border))
                 return cli_usage("eval", "--crop-border takes a non-negative integer, got '%s'", v);
         } else if (cli_flag(argv, &i, "--y-channel")) o.y_channel = true;
+        else if (cli_flag(argv, &i, "--crf")) o.crf = true;
+        else if ((v = cli_value(argc, argv, &i, "--images", &missing))) o.images = v;
+        else if ((v = cli_value(argc, argv, &i, "--iters", &missing))) {
+            if (!cli_parse_int(v, 1, 1000, &o.crf_iters)) return cli_usage("eval", "--iters takes an integer 1..1000, got '%s'", v);
+            crf_flags = true;
+        } else if ((v = cli_value(argc, argv, &i, "--gt-prob", &missing))) {
+            if (!cli_parse_double(v, 1e-6, 1 - 1e-6, &o.crf_gt_prob)) return cli_usage("eval", "--gt-prob takes a number in (0, 1), got '%s'", v);
+            crf_flags = true;
+        } else if ((v = cli_value(argc, argv, &i, "--sxy-gaussian", &missing))) {
+            if (!cli_parse_double(v, 1e-6, 1e6, &x)) return cli_usage("eval", "--sxy-gaussian takes a positive number, got '%s'", v);
+            o.crf_params.gauss_sx = o.crf_params.gauss_sy = x;
+            crf_flags = true;
+        } else if ((v = cli_value(argc, argv, &i, "--compat-gaussian", &missing))) {
+            if (!cli_parse_double(v, 0, 1e6, &o.crf_params.gauss_compat)) return cli_usage("eval", "--compat-gaussian takes a number >= 0, got '%s'", v);
+            crf_flags = true;
+        } else if ((v = cli_value(argc, argv, &i, "--sxy-bilateral", &missing))) {
+            if (!cli_parse_double(v, 1e-6, 1e6, &x)) return cli_usage("eval", "--sxy-bilateral takes a positive number, got '%s'", v);
+            o.crf_params.bilat_sx = o.crf_params.bilat_sy = x;
+            crf_flags = true;
+        } else if ((v = cli_value(argc, argv, &i, "--srgb", &missing))) {
+            if (!cli_parse_double(v, 1e-6, 1e6, &o.crf_params.bilat_srgb)) return cli_usage("eval", "--srgb takes a positive number, got '%s'", v);
+            crf_flags = true;
+        } else if ((v = cli_value(argc, argv, &i, "--compat-bilateral", &missing))) {
+            if (!cli_parse_double(v, 0, 1e6, &o.crf_params.bilat_compat)) return cli_usage("eval", "--compat-bilateral takes a number >= 0, got '%s'", v);
+            crf_flags = true;
+        }
         else if (missing) return cli_usage("eval", "%s needs a value", argv[i]);
         else return cli_usage("eval", "unknown option '%s'", argv[i]);
     }
@@ -561,6 +666,10 @@ int cmd_eval(int argc, char **argv)
         return cli_usage("eval", "--model is not used by --task %s: it scores saved predictions (--pred)", o.task);
     if (!semseg && (o.num_classes >= 0 || o.has_ignore || o.names || o.report || o.palette))
         return cli_usage("eval", "--num-classes, --ignore-index, --names, --palette and --report are for --task semseg");
+    if (!semseg && (o.crf || o.images || crf_flags)) return cli_usage("eval", "--crf and its options are for --task semseg");
+    if (o.crf && !o.images) return cli_usage("eval", "--crf needs --images DIR (the RGB images, same file names as --gt)");
+    if (!o.crf && (o.images || crf_flags)) return cli_usage("eval", "--images and the CRF parameters need --crf");
+    if (o.crf && o.num_classes > 256) return cli_usage("eval", "--crf handles at most 256 classes");
     if (!images && (o.y_channel || o.crop_border))
         return cli_usage("eval", "--y-channel and --crop-border are for --task images");
     if (!coco && o.results) return cli_usage("eval", "--results is for --task coco (predictions go in --pred)");

@@ -139,5 +139,22 @@ expect 2 "segm or bbox" -- "$E" eval --task coco --gt "$COCO/case0_gt.json" --re
 expect 2 "unknown option" -- "$E" eval --task images --bogus
 expect 2 "needs a value" -- "$E" eval --task images --gt
 
+# --crf: each prediction refined over its image. A CamVid frame when the data
+# is there (a perfect prediction keeps over 90% of its pixels; thin classes may erode), errors always.
+if [ -d "${ED_DATA_DIR:-}/camvid/val" ]; then
+    f=0016E5_07959.png
+    mkdir -p "$T/crf/gt" "$T/crf/img"
+    cp "$ED_DATA_DIR/camvid/valannot/$f" "$T/crf/gt/"
+    cp "$ED_DATA_DIR/camvid/val/$f" "$T/crf/img/"
+    out=$("$E" eval --task semseg --pred "$T/crf/gt" --gt "$T/crf/gt" --num-classes 12 --crf --images "$T/crf/img" --iters 2 2>&1)
+    if grep -q '"crf":{"miou":[0-9.]*,"global_accuracy":0\.9' <<<"$(tail -1 <<<"$out")"; then ok; else bad "crf eval: $(tail -1 <<<"$out" | cut -c1-300)"; fi
+    mkdir -p "$T/crf/noimg"
+    expect 1 "needs the image of each prediction" -- "$E" eval --task semseg --pred "$T/crf/gt" --gt "$T/crf/gt" --num-classes 12 --crf --images "$T/crf/noimg"
+fi
+expect 2 "needs --images" -- "$E" eval --task semseg --pred "$T/seg/same" --gt "$T/seg/gt" --num-classes 3 --crf
+expect 2 "need --crf" -- "$E" eval --task semseg --pred "$T/seg/same" --gt "$T/seg/gt" --num-classes 3 --srgb 5
+expect 2 "for --task semseg" -- "$E" eval --task images --pred "$T/seg/same" --gt "$T/seg/gt" --crf
+expect 2 "(0, 1)" -- "$E" eval --task semseg --pred "$T/seg/same" --gt "$T/seg/gt" --num-classes 3 --crf --images "$T" --gt-prob 1.5
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
