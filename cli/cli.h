@@ -37,6 +37,8 @@ const char *cli_data_root(const char *given, char *buf, size_t n);
 void cli_progress(const char *what, long done, long total, double elapsed_s, const char *extra);
 void cli_progress_end(void);
 double cli_now(void);
+/* mkdir -p: 0, or an exit status after printing the error. */
+int cli_mkdirs(const char *dir);
 
 /* The verbs. */
 int cmd_demo(int argc, char **argv);

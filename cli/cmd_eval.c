@@ -177,22 +177,6 @@ static void print_scores(const ed_seg_scores *s, const int64_t *conf, char *cons
            "mean Dice:               %.4f\n", s->mean_iou, s->global_acc, s->class_acc, s->mean_dice);
 }
 
-static int mkdirs(const char *dir)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; ; p++) {
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return cli_error("cannot create folder %s: %s", buf, strerror(errno));
-            if (!c) return 0;
-            *p = c;
-        }
-    }
-}
-
 static int write_report(const eval_opts *o, const ed_seg_scores *s, const int64_t *conf, char *const *names,
                         const ed_palette *pal, int n_images, int64_t pixels)
 {
@@ -201,7 +185,7 @@ static int write_report(const eval_opts *o, const ed_seg_scores *s, const int64_
     if (slash && slash != o->report) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - o->report), o->report);
-        int rc = mkdirs(dir);
+        int rc = cli_mkdirs(dir);
         if (rc) return rc;
     }
     /* The heat map is saved beside the page as <stem>_confusion.png, so two

@@ -236,16 +236,6 @@ static int write_grid(const char *path, const dataset *d, const int *idx, const 
     return st == ED_OK ? 0 : cli_lib_error("writing the grid");
 }
 
-static int mkdirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') { *p = '\0'; mkdir(buf, 0755); *p = '/'; }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return cli_error("cannot create folder %s: %s", path, strerror(errno));
-    return 0;
-}
-
 /* Training loss (left axis) and validation PSNR (right axis) per epoch, as
  * PNG and SVG; rewritten after every epoch so a long run can be watched. */
 static void write_curves(const char *dir, const double *hist, int n, int stride, denoise_result *res)
@@ -272,7 +262,7 @@ int denoise_train(const denoise_opts *o, denoise_result *res)
     int rc = o->data_dir ? load_folder(o, &d) : synthesize(o, &d);
     if (rc) return rc;
     if (d.n < 4) { free(d.pix); return cli_error("need at least 4 images, found %d", d.n); }
-    if ((rc = mkdirs(o->out_dir))) { free(d.pix); return rc; }
+    if ((rc = cli_mkdirs(o->out_dir))) { free(d.pix); return rc; }
 
     /* Seeded split: a permutation; the first val_fraction is validation. */
     int *perm = malloc(sizeof(int) * (size_t)d.n);

@@ -189,16 +189,6 @@ static void make_item(const tset *d, const train_opts *o, uint64_t pseed, uint64
 
 /* ---- checkpoints and pictures --------------------------------------------- */
 
-static int mkdirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') { *p = '\0'; mkdir(buf, 0755); *p = '/'; }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return cli_error("cannot create folder %s: %s", path, strerror(errno));
-    return 0;
-}
-
 typedef struct history { int n; double epoch[4096], loss[4096], val[4096]; } history;
 
 static char *history_json(const history *h)
@@ -317,7 +307,7 @@ int train_run(const train_opts *o)
     if (strcmp(ed_model_task(m), o->task)) { rc = cli_error("%s is a '%s' model, not '%s'", ed_model_arch(m), ed_model_task(m), o->task); goto out; }
     if (sr && model_scale(m) != o->scale) { rc = cli_error("the model upscales x%d but --scale is %d", model_scale(m), o->scale); goto out; }
     if ((rc = load_train(o, ed_model_in_channels(m), &d))) goto out;
-    if ((rc = mkdirs(o->out_dir))) goto out;
+    if ((rc = cli_mkdirs(o->out_dir))) goto out;
 
     int P = o->patch, s = d.s, c = d.c, Q = P * s;
     double pixels = d.cum[d.n];

@@ -121,6 +121,22 @@ const char *cli_data_root(const char *given, char *buf, size_t n)
     return NULL;
 }
 
+int cli_mkdirs(const char *dir)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) return cli_error("folder name too long: %s", dir);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || !*p) {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return cli_error("cannot create folder %s: %s", buf, strerror(errno));
+            if (!c) return 0;
+            *p = c;
+        }
+    }
+}
+
 double cli_now(void)
 {
     struct timespec ts;
