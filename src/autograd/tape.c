@@ -178,8 +178,15 @@ ed_status ed_backward(ed_tensor *root, const ed_tensor *grad)
     ed_tensor *g;
     ed_status st = grad_buffer(root, &g);
     if (st == ED_OK) {
-        for (int64_t i = 0; i < root->numel; i++)
-            ed__set(g, i, ed__get(g, i) + (grad ? ed__get(grad, i) : 1.0));
+        int64_t n = root->numel;
+        if (g->dtype == ED_F32 && (!grad || grad->dtype == ED_F32)) {
+            float *gd = g->data;
+            const float *sd = grad ? grad->data : NULL;
+            ED_PARALLEL_FOR_IF(n > 65536)
+            for (int64_t i = 0; i < n; i++) gd[i] += sd ? sd[i] : 1.0f;
+        } else {
+            for (int64_t i = 0; i < n; i++) ed__set(g, i, ed__get(g, i) + (grad ? ed__get(grad, i) : 1.0));
+        }
     }
     for (size_t k = n_order; st == ED_OK && k-- > 0;) {
         ed_node *n = order[k];

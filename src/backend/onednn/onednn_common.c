@@ -1,12 +1,11 @@
 /* The oneDNN backend's shared machinery: engine, primitive cache,
  * workspaces, execution with reorders at the edges. See onednn_common.h.
  *
- * Registration: ed__onednn_register() runs once as a constructor when the
- * library is loaded. Static links keep this object because CMakeLists.txt
- * passes -Wl,-u,ed__onednn_register to everything that links encdec_static
- * (an archive member nobody references would otherwise be dropped, and its
- * constructor with it). The engine is created lazily on the first
- * supports() call, so loading the library costs nothing. */
+ * Registration: src/backend/registry.c calls ed__onednn_register() once,
+ * on the first backend lookup, before the faster special-case kernels of
+ * src/backend/fast/ (which therefore take precedence). The engine is
+ * created lazily on the first supports() call, so loading the library
+ * costs nothing. */
 #include "backend/onednn/onednn_common.h"
 
 #include <pthread.h>
@@ -364,7 +363,6 @@ bool odnn_set_scratch(odnn_prim *p, const_dnnl_primitive_desc_t pd)
     return dnnl_memory_create(&p->scratch_mem, s, engine, DNNL_MEMORY_NONE) == dnnl_success;
 }
 
-void ed__onednn_register(void) __attribute__((constructor));
 void ed__onednn_register(void)
 {
     static bool done;
