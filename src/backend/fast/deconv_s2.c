@@ -1,0 +1,418 @@
+/* conv_transpose2d when the stride equals the kernel (the encoder-decoder
+ * up-sampler, typically 2x2 stride 2): padding 0, output_padding 0,
+ * dilation 1, groups 1, float32, convolution precision float32.
+ *
+ *   x (N, Cin, H, W), weight (Cin, Cout, kh, kw), bias (Cout) or NULL
+ *   -> y (N, Cout, H*kh, W*kw),
+ *   y[n, o, h*kh + i, w*kw + j] = bias[o] + sum_c x[n, c, h, w] * weight[c, o, i, j]
+ *
+ * Each input pixel writes its own kh x kw output block and no two blocks
+ * overlap, so there is no col2im sum: with M = Cout*kh*kw, m = (o, i, j),
+ * the weight is already the row-major (Cin, M) matrix Wm and, per image n
+ * with X_n the (Cin, H*W) matrix x[n] is in memory,
+ *   forward:      Z_n = Wm^T . X_n  (M, HW), scattered into y[n] (+ bias)
+ *   input grad:   gx_n += Wm . G_n  where G_n (M, HW) gathers gy[n]'s blocks
+ *   weight grad:  gW += sum_n X_n . G_n^T
+ *   bias grad:    gb[o] += sum of gy[:, o]  (the reference's kernel)
+ * One GEMM each instead of the reference's im2col/col2im, and no weight
+ * reorder as oneDNN does it.
+ *
+ * Backend tensors (see ops/conv_transpose2d.c): forward {x, weight, bias, y}
+ * (y overwritten); backward {x, weight, gy, gx, gweight, gbias}, NULL where
+ * not wanted, all accumulated (+=).
+ *
+ * The GEMM packs both operands into panels (A: MR rows, B: NR columns, each
+ * k-major) and keeps an MR x NR tile in registers, as the reference conv
+ * GEMM (ops/conv_kern.h, whose functions are private to conv2d.c); the
+ * gather from gy is done while packing B, the scatter into y from a
+ * per-thread block of Z.
+ *
+ * Threads: forward and input-gradient work items are (image, run of PC
+ * pixels) and write disjoint outputs; the weight gradient splits gW into
+ * tiles (narrower while threads would idle), each summing over the
+ * batch's pixels in fixed KC-pixel chunks (a chunk may span two images),
+ * in order. So every element's arithmetic is the same for any thread
+ * count and any tiling.
+ *
+ * Registration: src/backend/registry.c calls ed__deconv_s2_register()
+ * once, after oneDNN's registration; the newest registered kernel wins, so
+ * this one is tried before oneDNN's for the cases it supports. */
+#include "backend/fast/deconv_s2.h"
+
+#include "core/ed_internal.h"
+#include "encdec/precision.h"
+#include "ops/conv_common.h"
+
+#include <math.h>
+
+/* The register tile is MR x NR: 16 accumulator vectors either way (512-bit
+ * on AVX-512, where gcc is told to use them; 256-bit elsewhere). */
+#if defined(__AVX512F__) && !defined(__clang__)
+#define MR 8
+#define ED_MICRO_ATTR __attribute__((target("prefer-vector-width=512")))
+#else
+#define MR 4
+#define ED_MICRO_ATTR
+#endif
+#define NR 32
+#define KC 256          /* reduction block: a B panel block stays in L1 */
+#define PC 256          /* pixels per forward / input-gradient item; a multiple of NR */
+#define WG_M 128        /* weight-gradient tile rows (Cin); a multiple of MR */
+#define WG_N 128        /* weight-gradient tile columns (M); a multiple of NR */
+#define PAR_MIN_MACS (INT64_C(1) << 19)   /* below this a fork costs more than it saves */
+
+#ifdef __FMA__
+#define MADD(a, b, c) fmaf((a), (b), (c))
+#else
+#define MADD(a, b, c) ((a) * (b) + (c))
+#endif
+
+static int64_t n_calls[2];
+
+int64_t ed__deconv_s2_calls(int pass) { return __atomic_load_n(&n_calls[pass ? 1 : 0], __ATOMIC_RELAXED); }
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+static inline int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* C[0:mv, 0:nv] (+)= Ap (kc x MR) . Bp (kc x NR). */
+ED_MICRO_ATTR static void micro(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c, int64_t ldc, int add,
+                  int64_t mv, int64_t nv)
+{
+    float acc[MR][NR];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = 0;
+    for (int64_t k = 0; k < kc; k++) {
+        const float *bk = b + k * NR;
+        for (int i = 0; i < MR; i++) {
+            float av = a[k * MR + i];
+            for (int j = 0; j < NR; j++) acc[i][j] = MADD(av, bk[j], acc[i][j]);
+        }
+    }
+    if (mv == MR && nv == NR) {
+        for (int i = 0; i < MR; i++) {
+            float *ci = c + i * ldc;
+            if (add) for (int j = 0; j < NR; j++) ci[j] += acc[i][j];
+            else for (int j = 0; j < NR; j++) ci[j] = acc[i][j];
+        }
+    } else {
+        for (int64_t i = 0; i < mv; i++) {
+            float *ci = c + i * ldc;
+            if (add) for (int64_t j = 0; j < nv; j++) ci[j] += acc[i][j];
+            else for (int64_t j = 0; j < nv; j++) ci[j] = acc[i][j];
+        }
+    }
+}
+
+/* C (m x n, row stride ldc) (+)= A . B, A packed as ceil(m/MR) panels of
+ * kdim x MR, B as ceil(n/NR) panels of kdim x NR; add = 0 overwrites. */
+static void gemm(int64_t m, int64_t n, int64_t kdim, const float *Ap, const float *Bp, float *C, int64_t ldc, int add)
+{
+    for (int64_t pc = 0; pc < kdim; pc += KC) {
+        int64_t kc = min64(KC, kdim - pc);
+        int a = add || pc > 0;
+        for (int64_t j = 0; j < n; j += NR)
+            for (int64_t i = 0; i < m; i += MR)
+                micro(kc, Ap + i * kdim + pc * MR, Bp + j * kdim + pc * NR, C + i * ldc + j, ldc, a, min64(MR, m - i),
+                      min64(NR, n - j));
+    }
+}
+
+/* Pack A (m x kdim), A[r][k] = src[r*sr + k*sc], into MR-row panels (rows
+ * past m are zero). */
+static void pack_a(int64_t m, int64_t kdim, const float *src, int64_t sr, int64_t sc, float *Ap)
+{
+    for (int64_t i = 0; i < m; i += MR) {
+        float *d = Ap + i * kdim;
+        int64_t mv = min64(MR, m - i);
+        for (int64_t k = 0; k < kdim; k++)
+            for (int r = 0; r < MR; r++) d[k * MR + r] = r < mv ? src[(i + r) * sr + k * sc] : 0.0f;
+    }
+}
+
+/* Pack B (kdim x n), B[k][j] = src[k*sr + j], into NR-column panels. */
+static void pack_b(int64_t kdim, int64_t n, const float *src, int64_t sr, float *Bp)
+{
+    for (int64_t j = 0; j < n; j += NR) {
+        float *d = Bp + j * kdim;
+        int64_t nv = min64(NR, n - j);
+        for (int64_t k = 0; k < kdim; k++) {
+            const float *s = src + k * sr + j;
+            float *dk = d + k * NR;
+            for (int64_t c = 0; c < nv; c++) dk[c] = s[c];
+            for (int64_t c = nv; c < NR; c++) dk[c] = 0;
+        }
+    }
+}
+
+/* The shape of one call. */
+typedef struct {
+    int64_t N, Cin, H, W, Cout, kh, kw, M, HW, Ho, Wo;
+} geom;
+
+static geom geom_of(const ed_tensor *x, const ed_tensor *w)
+{
+    geom g = { .N = x->shape[0], .Cin = x->shape[1], .H = x->shape[2], .W = x->shape[3], .Cout = w->shape[1],
+               .kh = w->shape[2], .kw = w->shape[3] };
+    g.M = g.Cout * g.kh * g.kw;
+    g.HW = g.H * g.W;
+    g.Ho = g.H * g.kh;
+    g.Wo = g.W * g.kw;
+    return g;
+}
+
+/* off[q]: where pixel p0+q's output block starts within one output plane
+ * (p0 counts pixels over the whole batch: past H*W, within the next image,
+ * whose offset is included); moff[m]: where row m = (o, i, j) of G lies
+ * relative to it. */
+static void pixel_offsets(const geom *g, int64_t p0, int64_t pn, int64_t *off)
+{
+    const int64_t img = g->Cout * g->Ho * g->Wo;
+    int64_t n = p0 / g->HW, h = p0 % g->HW / g->W, w = p0 % g->W;
+    for (int64_t q = 0; q < pn; q++) {
+        off[q] = n * img + h * g->kh * g->Wo + w * g->kw;
+        if (++w == g->W) {
+            w = 0;
+            if (++h == g->H) h = 0, n++;
+        }
+    }
+}
+
+/* A panels of rows r0..r0+mr of X (the channels) over kc pixels from batch
+ * pixel p0: the weight gradient's reduction runs over the whole batch. */
+static void pack_x(const geom *g, const float *xd, int64_t r0, int64_t mr, int64_t p0, int64_t kc, float *Ap)
+{
+    for (int64_t k = 0; k < kc;) {
+        const int64_t n = (p0 + k) / g->HW, p = (p0 + k) % g->HW, len = min64(kc - k, g->HW - p);
+        const float *src = xd + (n * g->Cin + r0) * g->HW + p;
+        for (int64_t i = 0; i < mr; i += MR) {
+            float *d = Ap + i * kc + k * MR;
+            const int64_t mv = min64(MR, mr - i);
+            for (int64_t q = 0; q < len; q++)
+                for (int r = 0; r < MR; r++) d[q * MR + r] = r < mv ? src[(i + r) * g->HW + q] : 0.0f;
+        }
+        k += len;
+    }
+}
+
+static void row_offsets(const geom *g, int64_t *moff)
+{
+    int64_t m = 0;
+    for (int64_t o = 0; o < g->Cout; o++)
+        for (int64_t i = 0; i < g->kh; i++)
+            for (int64_t j = 0; j < g->kw; j++) moff[m++] = o * g->Ho * g->Wo + i * g->Wo + j;
+}
+
+/* B panels (kdim = M rows, pn columns) of G_n for pixels p0.. (off). */
+static void gather_g(const geom *g, const float *gyn, const int64_t *moff, const int64_t *off, int64_t pn, float *Bp)
+{
+    for (int64_t j = 0; j < pn; j += NR) {
+        float *d = Bp + j * g->M;
+        int64_t nv = min64(NR, pn - j);
+        /* The next panel's run of gy on each row, when it is one: there are
+         * M rows (more than the hardware prefetcher follows). */
+        const int64_t jn = j + NR, nn = min64(NR, pn - jn);
+        const int64_t span = nn > 0 ? off[jn + nn - 1] - off[jn] + g->kw : 0;
+        const bool pf = span > 0 && span <= 8 * 16;
+        for (int64_t m = 0; m < g->M; m++) {
+            const float *s = gyn + moff[m];
+            float *dm = d + m * NR;
+            if (pf && m % g->kw == 0)
+                for (int64_t t = 0; t < span; t += 16) __builtin_prefetch(s + off[jn] + t);
+            for (int64_t c = 0; c < nv; c++) dm[c] = s[off[j + c]];
+            for (int64_t c = nv; c < NR; c++) dm[c] = 0;
+        }
+    }
+}
+
+/* B panels (kdim = kc pixels, columns m0..m0+nc) of G_n^T. */
+static void gather_gt(const float *gyn, const int64_t *moff, const int64_t *off, int64_t kc, int64_t m0, int64_t nc,
+                      float *Bp)
+{
+    for (int64_t j = 0; j < nc; j += NR) {
+        float *d = Bp + j * kc;
+        int64_t nv = min64(NR, nc - j);
+        for (int64_t c = 0; c < NR; c++) {
+            if (c >= nv) {
+                for (int64_t k = 0; k < kc; k++) d[k * NR + c] = 0;
+                continue;
+            }
+            const float *s = gyn + moff[m0 + j + c];
+            for (int64_t k = 0; k < kc; k++) d[k * NR + c] = s[off[k]];
+        }
+    }
+}
+
+static int64_t round_up(int64_t a, int64_t b) { return cdiv(a, b) * b; }
+
+/* ---- supports -------------------------------------------------------------- */
+
+static bool is_f32(const ed_tensor *t) { return !t || t->dtype == ED_F32; }
+
+static bool supports_common(const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w)
+{
+    if (ed_get_conv_precision() != ED_PRECISION_F32) return false;   /* bf16 is oneDNN's */
+    if (!x || !w || x->dtype != ED_F32 || w->dtype != ED_F32 || x->ndim != 4 || w->ndim != 4) return false;
+    if (p->groups != 1) return false;
+    for (int d = 0; d < 2; d++)
+        if (p->stride[d] != w->shape[2 + d] || p->pad_lo[d] || p->pad_hi[d] || p->output_padding[d] ||
+            p->dilation[d] != 1)
+            return false;
+    /* Empty batches and channel-less inputs: nothing to multiply. */
+    return x->shape[0] > 0 && x->shape[1] > 0 && x->shape[1] == w->shape[0] && x->shape[2] > 0 && x->shape[3] > 0;
+}
+
+static bool fwd_supports(const void *params, ed_tensor *const *t)
+{
+    return supports_common(params, t[0], t[1]) && is_f32(t[2]) && t[3] && t[3]->dtype == ED_F32;
+}
+
+static bool bwd_supports(const void *params, ed_tensor *const *t)
+{
+    return supports_common(params, t[0], t[1]) && t[2] && t[2]->dtype == ED_F32 && is_f32(t[3]) && is_f32(t[4]) &&
+           is_f32(t[5]);
+}
+
+/* ---- forward ----------------------------------------------------------------- */
+
+static ed_status fwd_run(const void *params, ed_tensor *const *t)
+{
+    (void)params;
+    const ed_tensor *x = t[0], *wt = t[1], *b = t[2];
+    ed_tensor *y = t[3];
+    const geom g = geom_of(x, wt);
+    __atomic_fetch_add(&n_calls[0], 1, __ATOMIC_RELAXED);
+    const int nt = ed_get_num_threads();
+    const int64_t a_sz = round_up(g.M, MR) * g.Cin, t_sz = g.Cin * PC + g.M * PC + 2 * PC;   /* + PC int64 offsets */
+    float *Ap = ed__scratch((size_t)(a_sz + nt * t_sz) * sizeof(float));
+    if (!Ap) return ed__err(ED_E_NOMEM, "conv_transpose2d: out of memory for the stride-%lld kernel's buffers",
+                            (long long)g.kh);
+    pack_a(g.M, g.Cin, ed__cf32(wt), 1, g.M, Ap);   /* Wm^T: A[m][c] = w[c*M + m] */
+
+    const float *xd = ed__cf32(x), *bd = b ? ed__cf32(b) : NULL;
+    float *yd = ed__f32(y);
+    const int64_t nch = cdiv(g.HW, PC), items = g.N * nch;
+    ED_PARALLEL_FOR_IF(g.N * g.HW * g.Cin * g.M > PAR_MIN_MACS)
+    for (int64_t it = 0; it < items; it++) {
+        float *Bp = Ap + a_sz + thread_id() * t_sz, *Z = Bp + g.Cin * PC;
+        int64_t *off = (int64_t *)(Z + g.M * PC);
+        const int64_t n = it / nch, p0 = (it % nch) * PC, pn = min64(PC, g.HW - p0);
+        pack_b(g.Cin, pn, xd + n * g.Cin * g.HW + p0, g.HW, Bp);
+        gemm(g.M, pn, g.Cin, Ap, Bp, Z, PC, 0);
+        pixel_offsets(&g, p0, pn, off);
+        float *yn = yd + n * g.Cout * g.Ho * g.Wo;
+        for (int64_t o = 0, m = 0; o < g.Cout; o++) {
+            const float bo = bd ? bd[o] : 0.0f;
+            for (int64_t i = 0; i < g.kh; i++)
+                for (int64_t j = 0; j < g.kw; j++, m++) {
+                    float *dst = yn + o * g.Ho * g.Wo + i * g.Wo + j;
+                    const float *src = Z + m * PC;
+                    for (int64_t q = 0; q < pn; q++) dst[off[q]] = src[q] + bo;
+                }
+        }
+    }
+    ed__scratch_free(Ap);
+    return ED_OK;
+}
+
+/* ---- backward ---------------------------------------------------------------- */
+
+static ed_status bwd_data(const geom *g, const float *wd, const float *gyd, const int64_t *moff, float *gxd)
+{
+    const int nt = ed_get_num_threads();
+    const int64_t a_sz = round_up(g->Cin, MR) * g->M, t_sz = g->M * PC + PC;
+    float *Ap = ed__scratch((size_t)(a_sz + nt * t_sz) * sizeof(float) + (size_t)nt * PC * sizeof(int64_t));
+    if (!Ap) return ed__err(ED_E_NOMEM, "conv_transpose2d backward: out of memory for the input-gradient buffers");
+    pack_a(g->Cin, g->M, wd, g->M, 1, Ap);   /* Wm as is */
+    int64_t *offs = (int64_t *)(Ap + a_sz + nt * t_sz);
+    const int64_t nch = cdiv(g->HW, PC), items = g->N * nch;
+    ED_PARALLEL_FOR_IF(g->N * g->HW * g->Cin * g->M > PAR_MIN_MACS)
+    for (int64_t it = 0; it < items; it++) {
+        const int tid = thread_id();
+        float *Bp = Ap + a_sz + tid * t_sz;
+        int64_t *off = offs + tid * PC;
+        const int64_t n = it / nch, p0 = (it % nch) * PC, pn = min64(PC, g->HW - p0);
+        pixel_offsets(g, p0, pn, off);
+        gather_g(g, gyd + n * g->Cout * g->Ho * g->Wo, moff, off, pn, Bp);
+        gemm(g->Cin, pn, g->M, Ap, Bp, gxd + n * g->Cin * g->HW + p0, g->HW, 1);
+    }
+    ed__scratch_free(Ap);
+    return ED_OK;
+}
+
+static ed_status bwd_weight(const geom *g, const float *xd, const float *gyd, const int64_t *moff, float *gwd)
+{
+    const int nt = ed_get_num_threads();
+    /* Tiles of gW: narrower ones until every thread has two, where the
+     * shape allows. Each element's sum is the same whatever the tiling. */
+    int64_t tm = WG_M, tn = WG_N;
+    while (cdiv(g->Cin, tm) * cdiv(g->M, tn) < 2 * nt && tn > NR) tn /= 2;
+    while (cdiv(g->Cin, tm) * cdiv(g->M, tn) < 2 * nt && tm > 4 * MR) tm /= 2;
+    const int64_t t_sz = WG_M * KC + KC * WG_N, P = g->N * g->HW;
+    float *buf = ed__scratch((size_t)nt * t_sz * sizeof(float) + (size_t)nt * KC * sizeof(int64_t));
+    if (!buf) return ed__err(ED_E_NOMEM, "conv_transpose2d backward: out of memory for the weight-gradient buffers");
+    int64_t *offs = (int64_t *)(buf + nt * t_sz);
+    const int64_t rb = cdiv(g->Cin, tm), cb = cdiv(g->M, tn), items = rb * cb;
+    ED_PARALLEL_FOR_IF(P * g->Cin * g->M > PAR_MIN_MACS)
+    for (int64_t it = 0; it < items; it++) {
+        const int tid = thread_id();
+        float *Ap = buf + tid * t_sz, *Bp = Ap + WG_M * KC;
+        int64_t *off = offs + tid * KC;
+        const int64_t r0 = (it / cb) * tm, mr = min64(tm, g->Cin - r0);
+        const int64_t c0 = (it % cb) * tn, nc = min64(tn, g->M - c0);
+        /* KC-pixel chunks of the whole batch, in order. */
+        for (int64_t p0 = 0; p0 < P; p0 += KC) {
+            const int64_t kc = min64(KC, P - p0);
+            pack_x(g, xd, r0, mr, p0, kc, Ap);
+            pixel_offsets(g, p0, kc, off);
+            gather_gt(gyd, moff, off, kc, c0, nc, Bp);
+            gemm(mr, nc, kc, Ap, Bp, gwd + r0 * g->M + c0, g->M, 1);
+        }
+    }
+    ed__scratch_free(buf);
+    return ED_OK;
+}
+
+static ed_status bwd_run(const void *params, ed_tensor *const *t)
+{
+    (void)params;
+    const ed_tensor *x = t[0], *wt = t[1], *gy = t[2];
+    ed_tensor *gx = t[3], *gw = t[4], *gb = t[5];
+    const geom g = geom_of(x, wt);
+    __atomic_fetch_add(&n_calls[1], 1, __ATOMIC_RELAXED);
+    if (gx || gw) {
+        int64_t *moff = ed__scratch((size_t)g.M * sizeof(int64_t));
+        if (!moff) return ed__err(ED_E_NOMEM, "conv_transpose2d backward: out of memory");
+        row_offsets(&g, moff);
+        ed_status st = ED_OK;
+        if (gx) st = bwd_data(&g, ed__cf32(wt), ed__cf32(gy), moff, ed__f32(gx));
+        if (gw && st == ED_OK) st = bwd_weight(&g, ed__cf32(x), ed__cf32(gy), moff, ed__f32(gw));
+        ed__scratch_free(moff);
+        ED_TRY(st);
+    }
+    if (gb) ed__conv_bias_grad(ED_F32, g.N, g.Cout, g.Ho * g.Wo, gy->data, gb->data);
+    return ED_OK;
+}
+
+/* ---- registration ------------------------------------------------------------ */
+
+static const ed_kernel kernels[] = {
+    { ED_OP_CONV_TRANSPOSE2D, ED_FORWARD, "fast", fwd_supports, fwd_run },
+    { ED_OP_CONV_TRANSPOSE2D, ED_BACKWARD, "fast", bwd_supports, bwd_run },
+};
+
+void ed__deconv_s2_register(void)
+{
+    static bool done;
+    if (done) return;
+    done = true;
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) ed_backend_register(&kernels[i]);
+}
