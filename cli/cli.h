@@ -40,6 +40,14 @@ double cli_now(void);
 /* mkdir -p: 0, or an exit status after printing the error. */
 int cli_mkdirs(const char *dir);
 
+/* One training step in the arena ar: the batch x (xs shape) and target y
+ * (ys shape) are copied from host buffers, the model runs in training mode,
+ * the loss (MSE, or L1 with l1; la NULL for defaults) is backpropagated,
+ * the arena reset, the optimizer stepped (only if all went well) and the
+ * gradients zeroed. *loss is its value, NaN on failure. cli/train_step.c */
+ed_status cli_train_step(ed_model *m, ed_optim *opt, ed_arena *ar, const float *x, const int64_t xs[4], const float *y,
+                         const int64_t ys[4], const ed_loss_args *la, bool l1, double *loss);
+
 /* The verbs. */
 int cmd_demo(int argc, char **argv);
 int cmd_train(int argc, char **argv);

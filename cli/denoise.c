@@ -142,12 +142,11 @@ static void make_batch(const dataset *d, const int *idx, int b, double sigma, ui
     }
 }
 
-static double psnr1(const float *a, const float *b, size_t n)
+/* PSNR of one planar image on [0, 1]: the mean squared error does not
+ * depend on the layout, so the image goes to ed_psnr as one row. */
+static ed_status psnr1(const float *a, const float *b, size_t n, double *out)
 {
-    double se = 0;
-    for (size_t i = 0; i < n; i++) se += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-    double mse = se / (double)n;
-    return mse > 0 ? 10 * log10(1.0 / mse) : INFINITY;
+    return ed_psnr(a, b, 1, (int)n, 1, 1.0, 0, 0, out);
 }
 
 static void shuffle(int *v, int n, uint64_t seed, uint64_t epoch)
@@ -184,9 +183,15 @@ static int evaluate(ed_model *m, const dataset *d, const int *idx, int n, double
         if (st == ED_OK) { memcpy(x->data, noisy, per * (size_t)b * sizeof(float)); st = ed_model_forward(m, x, 0, &y); }
         if (st == ED_OK) {
             const float *yd = y->data;
-            for (int i = 0; i < b; i++) {
-                sn += psnr1(noisy + per * (size_t)i, clean + per * (size_t)i, per);
-                sd += psnr1(yd + per * (size_t)i, clean + per * (size_t)i, per);
+            for (int i = 0; i < b && rc == 0; i++) {
+                double pn, pd;
+                if (psnr1(noisy + per * (size_t)i, clean + per * (size_t)i, per, &pn) != ED_OK ||
+                    psnr1(yd + per * (size_t)i, clean + per * (size_t)i, per, &pd) != ED_OK) {
+                    rc = cli_lib_error("validation");
+                    break;
+                }
+                sn += pn;
+                sd += pd;
                 int k = s + i;
                 if (k < keep) {
                     memcpy(keep_noisy + per * (size_t)k, noisy + per * (size_t)i, per * sizeof(float));
@@ -315,19 +320,9 @@ int denoise_train(const denoise_opts *o, denoise_result *res)
         for (int s = 0; s < steps_per_epoch && rc == 0; s++, step++) {
             make_batch(&d, order + s * bsz, bsz, o->sigma, noise_seed, (uint64_t)epoch + 1, clean, noisy);
             ed_optim_set_lr(opt, ed_schedule_lr(&sched, step));
-            ed_arena_begin(ar);
-            ed_tensor *x = NULL, *y = NULL, *out = NULL, *loss = NULL;
             int64_t shape[4] = { bsz, d.c, d.s, d.s };
-            st = ed__alloc(ED_F32, 4, shape, &x);
-            if (st == ED_OK) { memcpy(x->data, noisy, per * (size_t)bsz * sizeof(float)); st = ed__alloc(ED_F32, 4, shape, &y); }
-            if (st == ED_OK) { memcpy(y->data, clean, per * (size_t)bsz * sizeof(float)); st = ed_model_forward(m, x, 1, &out); }
-            if (st == ED_OK) st = ed_mse_loss(out, y, NULL, &loss);
-            if (st == ED_OK) st = ed_backward(loss, NULL);
-            double lv = st == ED_OK ? ed_tensor_item(loss) : NAN;
-            ed_arena_end();
-            ed_arena_reset(ar);
-            if (st == ED_OK) st = ed_optim_step(opt);
-            ed_params_zero_grad(ed_model_params(m));
+            double lv;
+            st = cli_train_step(m, opt, ar, noisy, shape, clean, shape, NULL, false, &lv);
             if (st != ED_OK) { rc = cli_error("training stopped at epoch %d step %d: %s", epoch + 1, s + 1, ed_last_error()); break; }
             loss_sum += lv;
             char extra[64];

@@ -344,18 +344,9 @@ int train_run(const train_opts *o)
             for (int i = 0; i < o->batch; i++)
                 make_item(&d, o, pseed, nseed, step, i, xb + (size_t)i * c * P * P, yb + (size_t)i * c * Q * Q);
             ed_optim_set_lr(opt, ed_schedule_lr(&sched, step));
-            ed_arena_begin(ar);
-            ed_tensor *x = NULL, *y = NULL, *out = NULL, *loss = NULL;
-            ed_status st = ed__alloc(ED_F32, 4, (int64_t[]){ o->batch, c, P, P }, &x);
-            if (st == ED_OK) { memcpy(x->data, xb, sizeof(float) * (size_t)o->batch * c * P * P); st = ed__alloc(ED_F32, 4, (int64_t[]){ o->batch, c, Q, Q }, &y); }
-            if (st == ED_OK) { memcpy(y->data, yb, sizeof(float) * (size_t)o->batch * c * Q * Q); st = ed_model_forward(m, x, 1, &out); }
-            if (st == ED_OK) st = l1 ? ed_l1_loss(out, y, &la, &loss) : ed_mse_loss(out, y, &la, &loss);
-            if (st == ED_OK) st = ed_backward(loss, NULL);
-            double lv = st == ED_OK ? ed_tensor_item(loss) : NAN;
-            ed_arena_end();
-            ed_arena_reset(ar);
-            if (st == ED_OK) st = ed_optim_step(opt);
-            ed_params_zero_grad(ed_model_params(m));
+            double lv;
+            ed_status st = cli_train_step(m, opt, ar, xb, (int64_t[]){ o->batch, c, P, P }, yb,
+                                          (int64_t[]){ o->batch, c, Q, Q }, &la, l1, &lv);
             if (st != ED_OK) { rc = cli_error("training stopped at epoch %d step %ld: %s", epoch + 1, k + 1, ed_last_error()); break; }
             if (!isfinite(lv)) { rc = cli_error("training diverged at epoch %d step %ld (loss %g); try a lower --lr", epoch + 1, k + 1, lv); break; }
             lsum += lv;

@@ -6,17 +6,7 @@ set -u
 E=${ENCDEC:?ENCDEC must name the encdec binary}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-# expect STATUS PATTERN -- command...
-expect() {
-    local want=$1 pat=$2; shift 3
-    local out; out=$("$@" 2>&1); local rc=$?
-    if [ "$rc" != "$want" ]; then bad "$* -> exit $rc, wanted $want: $out"; return; fi
-    if [ -n "$pat" ] && ! grep -q -- "$pat" <<<"$out"; then bad "$* -> output lacks '$pat': $out"; return; fi
-    ok
-}
+. "$(dirname "$0")/lib.sh"
 
 # A short real run on generated images (no data folder).
 expect 0 "denoised" -- "$E" demo --data "$T/nowhere" --epochs 1 --out "$T/demo" --threads 2
@@ -59,5 +49,4 @@ expect 2 "class count" -- "$E" data info "$T" --labels 0
 expect 1 "cannot fetch pennfudan" -- env ENCDEC_DATA_MIRROR="file://$T/nomirror" "$E" data fetch pennfudan --to "$T/fetch"
 [ -e "$T/fetch/pennfudan.zip.part" ] && bad "partial download left behind" || ok
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

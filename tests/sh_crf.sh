@@ -8,17 +8,7 @@ E=${ENCDEC:?ENCDEC must name the encdec binary}
 SRC=${ED_SOURCE_DIR:-$(dirname "$0")/..}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-# expect STATUS PATTERN -- command...
-expect() {
-    local want=$1 pat=$2; shift 3
-    local out; out=$("$@" 2>&1); local rc=$?
-    if [ "$rc" != "$want" ]; then bad "$* -> exit $rc, wanted $want: $out"; return; fi
-    if [ -n "$pat" ] && ! grep -q -- "$pat" <<<"$out"; then bad "$* -> output lacks '$pat': $out"; return; fi
-    ok
-}
+. "$(dirname "$0")/lib.sh"
 
 # npy FILE DESCR FORTRAN "SHAPE" BODY-FUNCTION: a version 1.0 .npy whose
 # header is padded to 64 bytes as np.save does.
@@ -115,5 +105,4 @@ else
     echo "no CamVid val frame under ${ED_DATA_DIR:-\$ED_DATA_DIR}: CamVid checks skipped"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -10,16 +10,7 @@ D=${ED_DATA_DIR:-$(dirname "$0")/../../shared/data}
 if [ ! -d "$D/denoise/set12" ] || [ ! -d "$D/sr/set5" ]; then echo "data not found at $D: skipped"; exit 0; fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-expect() {
-    local want=$1 pat=$2; shift 3
-    local out; out=$("$@" 2>&1); local rc=$?
-    if [ "$rc" != "$want" ]; then bad "$* -> exit $rc, wanted $want: $out"; return; fi
-    if [ -n "$pat" ] && ! grep -q -- "$pat" <<<"$out"; then bad "$* -> output lacks '$pat': $out"; return; fi
-    ok
-}
+. "$(dirname "$0")/lib.sh"
 # A few images by link (the data stay where they are).
 mkdir -p "$T/gray" "$T/grayval" "$T/rgb" "$T/rgbval"
 for f in 01 02 03; do ln -s "$D/denoise/set12/$f.png" "$T/gray/$f.png"; done
@@ -103,5 +94,4 @@ expect 2 "LO,HI" -- "$E" train --task denoise --sigma-range 50,10 --data "$T/gra
 expect 2 "--scale takes" -- "$E" eval --task sr --model "$T/sr3/best.safetensors" --data "$T/rgbval" --scale 5
 expect 0 "usage" -- "$E" eval --task sr --help
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -12,18 +12,7 @@ S=${ED_SOURCE_DIR:?ED_SOURCE_DIR must name the source tree}
 COCO=$S/tests/golden/coco
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-OUT=
-# expect STATUS PATTERN -- command...   (output kept in $OUT)
-expect() {
-    local want=$1 pat=$2; shift 3
-    OUT=$("$@" 2>&1); local rc=$?
-    if [ "$rc" != "$want" ]; then bad "$* -> exit $rc, wanted $want: $OUT"; return; fi
-    if [ -n "$pat" ] && ! grep -q -- "$pat" <<<"$OUT"; then bad "$* -> output lacks '$pat': $OUT"; return; fi
-    ok
-}
+. "$(dirname "$0")/lib.sh"
 # field NAME: the value of "NAME" in the last line of $OUT (numbers, strings, null).
 field() { tail -n 1 <<<"$OUT" | grep -o "\"$1\":[^,}]*" | head -n 1 | cut -d: -f2- | tr -d '"'; }
 # near NAME WANT: field NAME within 1e-6 (relative) of WANT.
@@ -156,5 +145,4 @@ expect 2 "need --crf" -- "$E" eval --task semseg --pred "$T/seg/same" --gt "$T/s
 expect 2 "for --task semseg" -- "$E" eval --task images --pred "$T/seg/same" --gt "$T/seg/gt" --crf
 expect 2 "(0, 1)" -- "$E" eval --task semseg --pred "$T/seg/same" --gt "$T/seg/gt" --num-classes 3 --crf --images "$T" --gt-prob 1.5
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

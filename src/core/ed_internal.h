@@ -61,6 +61,9 @@ ed_status ed__check_float(const ed_tensor *t, const char *op, const char *what);
 ed_status ed__check_ndim(const ed_tensor *t, int ndim, const char *op, const char *what, const char *layout);
 ed_status ed__check_same_dtype(const ed_tensor *a, const ed_tensor *b, const char *op);
 ed_status ed__check_same_shape(const ed_tensor *a, const ed_tensor *b, const char *op);
+/* An optional per-channel tensor (weight, bias, running stats): NULL, or C
+ * elements of x's dtype. */
+ed_status ed__check_channel_param(const ed_tensor *t, const ed_tensor *x, int64_t C, const char *op, const char *what);
 
 /* ---- allocation ----------------------------------------------------------
  * ed__alloc: an uninitialised tensor in the active arena, else on the heap.

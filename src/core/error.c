@@ -86,3 +86,18 @@ ed_status ed__check_same_shape(const ed_tensor *a, const ed_tensor *b, const cha
     }
     return ED_OK;
 }
+
+ed_status ed__check_channel_param(const ed_tensor *t, const ed_tensor *x, int64_t C, const char *op, const char *what)
+{
+    if (!t) return ED_OK;
+    ED_TRY(ed__check_float(t, op, what));
+    if (t->dtype != x->dtype)
+        return ed__err(ED_E_DTYPE, "%s: %s must have the input's dtype %s, got %s", op, what, ed_dtype_name(x->dtype),
+                       ed_dtype_name(t->dtype));
+    if (t->numel != C) {
+        char b[ED_SHAPE_BUF];
+        return ed__err(ED_E_SHAPE, "%s: %s should contain %lld elements (the channels of the input), got shape %s", op,
+                       what, (long long)C, ed__shape_str(t, b));
+    }
+    return ED_OK;
+}

@@ -43,21 +43,6 @@
 
 #include "ops/batch_norm_params.h"
 
-static ed_status check_param(const ed_tensor *t, const ed_tensor *x, int64_t C, const char *what)
-{
-    if (!t) return ED_OK;
-    ED_TRY(ed__check_float(t, "batch_norm", what));
-    if (t->dtype != x->dtype)
-        return ed__err(ED_E_DTYPE, "batch_norm: %s must have the input's dtype %s, got %s", what,
-                       ed_dtype_name(x->dtype), ed_dtype_name(t->dtype));
-    if (t->numel != C) {
-        char b[ED_SHAPE_BUF];
-        return ed__err(ED_E_SHAPE, "batch_norm: %s should contain %lld elements (the channels of the input), got shape %s",
-                       what, (long long)C, ed__shape_str(t, b));
-    }
-    return ED_OK;
-}
-
 static ed_status bn_backward(ed_node *n)
 {
     const bn_params *p = n->ctx;
@@ -120,10 +105,10 @@ ed_status ed_batch_norm(const ed_tensor *x, ed_tensor *running_mean, ed_tensor *
     const int64_t N = x->shape[0], C = x->shape[1];
     int64_t S = 1;
     for (int i = 2; i < x->ndim; i++) S *= x->shape[i];
-    ED_TRY(check_param(weight, x, C, "weight"));
-    ED_TRY(check_param(bias, x, C, "bias"));
-    ED_TRY(check_param(running_mean, x, C, "running_mean"));
-    ED_TRY(check_param(running_var, x, C, "running_var"));
+    ED_TRY(ed__check_channel_param(weight, x, C, "batch_norm", "weight"));
+    ED_TRY(ed__check_channel_param(bias, x, C, "batch_norm", "bias"));
+    ED_TRY(ed__check_channel_param(running_mean, x, C, "batch_norm", "running_mean"));
+    ED_TRY(ed__check_channel_param(running_var, x, C, "batch_norm", "running_var"));
     if (!running_mean != !running_var)
         return ed__err(ED_E_ARG, "batch_norm: running_mean and running_var must either both be NULL or neither be NULL");
     if (!training && !running_mean)

@@ -25,21 +25,6 @@
 
 typedef struct { int64_t N, C, G, S; } gn_ctx;
 
-static ed_status check_param(const ed_tensor *t, const ed_tensor *x, int64_t C, const char *what)
-{
-    if (!t) return ED_OK;
-    ED_TRY(ed__check_float(t, "group_norm", what));
-    if (t->dtype != x->dtype)
-        return ed__err(ED_E_DTYPE, "group_norm: %s must have the input's dtype %s, got %s", what,
-                       ed_dtype_name(x->dtype), ed_dtype_name(t->dtype));
-    if (t->numel != C) {
-        char b[ED_SHAPE_BUF];
-        return ed__err(ED_E_SHAPE, "group_norm: %s should contain %lld elements (the channels of the input), got shape %s",
-                       what, (long long)C, ed__shape_str(t, b));
-    }
-    return ED_OK;
-}
-
 static ed_status gn_backward(ed_node *n)
 {
     const gn_ctx *c = n->ctx;
@@ -68,8 +53,8 @@ ed_status ed_group_norm(const ed_tensor *x, int num_groups, const ed_tensor *wei
     if (C % G)
         return ed__err(ED_E_ARG, "group_norm: the channel count must be divisible by num_groups, got input shape %s and num_groups=%d",
                        ed__shape_str(x, sb), num_groups);
-    ED_TRY(check_param(weight, x, C, "weight"));
-    ED_TRY(check_param(bias, x, C, "bias"));
+    ED_TRY(ed__check_channel_param(weight, x, C, "group_norm", "weight"));
+    ED_TRY(ed__check_channel_param(bias, x, C, "group_norm", "bias"));
     int64_t S = 1;
     for (int i = 2; i < x->ndim; i++) S *= x->shape[i];
 

@@ -1,36 +1,11 @@
 """The Python binding against numpy references (no torch needed): tensors,
 autograd, ops called as torch.nn.functional, errors as ed.Error."""
-import sys
-import traceback
 
 import numpy as np
 
 import encdec as ed
 
-passed = failed = 0
-
-
-def case(fn):
-    global passed, failed
-    try:
-        fn()
-        passed += 1
-    except Exception:
-        failed += 1
-        print(f"FAIL {fn.__name__}", file=sys.stderr)
-        traceback.print_exc()
-    return fn
-
-
-def raises(fn, *words):
-    try:
-        fn()
-    except ed.Error as e:
-        msg = str(e)
-        for w in words:
-            assert w in msg, f"message {msg!r} lacks {w!r}"
-        return
-    raise AssertionError("no ed.Error raised")
+from harness import case, finish, raises  # noqa: E402  (tests/python/harness.py)
 
 
 rng = np.random.default_rng(0)
@@ -194,5 +169,4 @@ def module_surface():
         assert callable(getattr(ed, name)), name
 
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

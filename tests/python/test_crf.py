@@ -8,8 +8,6 @@ naming what was expected."""
 import json
 import os
 import struct
-import sys
-import traceback
 
 import numpy as np
 
@@ -19,30 +17,7 @@ from encdec.crf import (create_pairwise_bilateral, create_pairwise_gaussian, una
                         unary_from_softmax)
 
 Q_TOL = 1e-3          # the issue's bound against pydensecrf (observed: ~1e-6)
-passed = failed = 0
-
-
-def case(fn):
-    global passed, failed
-    try:
-        fn()
-        passed += 1
-    except Exception:
-        failed += 1
-        print(f"FAIL {fn.__name__}", file=sys.stderr)
-        traceback.print_exc()
-    return fn
-
-
-def raises(fn, *words):
-    try:
-        fn()
-    except ed.Error as e:
-        msg = str(e)
-        for w in words:
-            assert w in msg, f"message {msg!r} lacks {w!r}"
-        return
-    raise AssertionError(f"no ed.Error raised (wanted one saying {words})")
+from harness import case, finish, raises  # noqa: E402  (tests/python/harness.py)
 
 
 def read_safetensors(path):
@@ -359,5 +334,4 @@ def errors_do_not_poison_the_crf():
     assert np.array_equal(d.inference(5), ref)
 
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

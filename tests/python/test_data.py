@@ -6,9 +6,7 @@ skimage 0.26 gave for the inputs made by pair() below."""
 import json
 import os
 import struct
-import sys
 import tempfile
-import traceback
 
 import numpy as np
 
@@ -16,30 +14,7 @@ import encdec as ed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(os.path.dirname(HERE), "golden")
-passed = failed = 0
-
-
-def case(fn):
-    global passed, failed
-    try:
-        fn()
-        passed += 1
-    except Exception:
-        failed += 1
-        print(f"FAIL {fn.__name__}", file=sys.stderr)
-        traceback.print_exc()
-    return fn
-
-
-def raises(fn, *words):
-    try:
-        fn()
-    except ed.Error as e:
-        msg = str(e)
-        for w in words:
-            assert w in msg, f"message {msg!r} lacks {w!r}"
-        return
-    raise AssertionError("no ed.Error raised")
+from harness import case, finish, raises  # noqa: E402  (tests/python/harness.py)
 
 
 def close(got, want, rtol=1e-6, atol=1e-9):
@@ -325,5 +300,4 @@ def coco_eval_errors():
     raises(lambda: ed.metrics.coco_eval(gt, 5), "file path")
 
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()
