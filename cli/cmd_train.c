@@ -9,7 +9,7 @@ static void help(void)
 {
     printf("usage: encdec train --task denoise|sr --data DIR [options]\n\n"
            "  --task denoise|sr     denoising (noise added on the fly) or super-resolution (Y channel)\n"
-           "  --arch NAME           dncnn, rednet, dae (denoise; default dncnn); fsrcnn, edsr (sr; default edsr)\n"
+           "  --arch NAME           dncnn, drunet, rednet, dae (denoise; default dncnn); fsrcnn, edsr (sr; default edsr)\n"
            "  --config JSON         architecture configuration, e.g. '{\"width\":32,\"depth\":10}'\n"
            "  --data DIR            training images (PNG/JPEG)\n"
            "  --val DIR             validation images: PSNR each epoch, best.safetensors by it\n"

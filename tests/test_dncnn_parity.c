@@ -2,7 +2,7 @@
  * mode) from PyTorch's initial weights on PyTorch's batches: the loss curve
  * agrees with PyTorch's to 1e-3 relative (in practice far closer) and the
  * final weights closely. Also one inference forward of rednet, fsrcnn and
- * edsr against PyTorch modules with the same state_dict names
+ * edsr and drunet against PyTorch modules with the same state_dict names
  * (tests/golden/gen_dncnn_parity.py). */
 #include "check.h"
 #include "core/ed_internal.h"

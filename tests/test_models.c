@@ -1,4 +1,4 @@
-/* The enhancement architectures (dncnn, rednet, fsrcnn, edsr): output
+/* The enhancement architectures (dncnn, drunet, rednet, fsrcnn, edsr): output
  * shapes, PyTorch state_dict names, a few Adam steps lower the loss, a
  * save/load round trip gives identical outputs, and bad configurations are
  * rejected with the key named. Small widths so it runs in a second. */
@@ -22,6 +22,10 @@ static const arch_case cases[] = {
       { "dncnn.0.weight", "dncnn.0.bias", "dncnn.3.running_var", "dncnn.11.weight" }, 2 + 3 * 6 + 1 },
     { "dncnn", "{\"channels\":3,\"width\":8,\"depth\":3}", "denoise", 3, 9, 9, 9, 9,
       { "dncnn.2.weight", "dncnn.3.num_batches_tracked", "dncnn.5.weight", NULL }, 2 + 6 + 1 },
+    { "drunet", "{\"width\":4,\"levels\":2,\"blocks\":1}", "denoise", 1, 8, 12, 8, 12,
+      { "m_head.weight", "m_down2.1.weight", "m_up1.1.res.2.weight", "m_tail.weight" }, 16 },
+    { "drunet", "{\"channels\":3,\"width\":2,\"levels\":3,\"blocks\":2,\"residual\":0}", "denoise", 3, 16, 8, 16, 8,
+      { "m_down3.2.weight", "m_body.1.res.0.weight", "m_up3.0.weight", "m_up2.2.res.2.weight" }, 1 + 3 * 5 + 4 + 3 * 5 + 1 },
     { "rednet", "{\"width\":8,\"depth\":6}", "denoise", 1, 13, 11, 13, 11,
       { "encoder.0.weight", "encoder.2.bias", "decoder.0.weight", "decoder.2.bias" }, 12 },
     { "fsrcnn", "{\"scale\":3,\"d\":8,\"s\":4,\"m\":2}", "sr", 1, 7, 5, 21, 15,
@@ -132,11 +136,22 @@ static void check_bad_configs(void)
         ed_tensor_free(x);
         ed_model_free(m);
     }
+    CHECK_ERR(ed_model_create("drunet", "{\"levels\":6}", &m), ED_E_ARG, "levels");
+    CHECK_ERR(ed_model_create("drunet", "{\"channels\":2}", &m), ED_E_ARG, "channels");
+    /* drunet halves the size levels times. */
+    if (CHECK_OK(ed_model_create("drunet", "{\"width\":2,\"levels\":2,\"blocks\":1}", &m))) {
+        CHECK(ed_model_size_multiple(m) == 4);
+        ed_tensor *x = check_rand(ED_F32, 4, (int64_t[]){ 1, 1, 8, 10 }, 0, 1, 3), *y = NULL;
+        CHECK_ERR(ed_model_forward(m, x, 0, &y), ED_E_SHAPE, "multiples of 4");
+        ed_tensor_free(x);
+        ed_model_free(m);
+    }
     const char *const *names = ed_model_archs();
     int found = 0;
     for (int i = 0; names[i]; i++)
-        found += !strcmp(names[i], "dncnn") + !strcmp(names[i], "rednet") + !strcmp(names[i], "fsrcnn") + !strcmp(names[i], "edsr");
-    CHECK(found == 4);
+        found += !strcmp(names[i], "dncnn") + !strcmp(names[i], "drunet") + !strcmp(names[i], "rednet") + !strcmp(names[i], "fsrcnn") +
+                 !strcmp(names[i], "edsr");
+    CHECK(found == 5);
 }
 
 int main(void)

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const ed_arch *const archs[] = { &ed_arch_dae, &ed_arch_unet, &ed_arch_dncnn, &ed_arch_rednet, &ed_arch_fsrcnn, &ed_arch_edsr, NULL };
+static const ed_arch *const archs[] = { &ed_arch_dae, &ed_arch_unet, &ed_arch_dncnn, &ed_arch_drunet, &ed_arch_rednet, &ed_arch_fsrcnn, &ed_arch_edsr, NULL };
 static const char *arch_names[sizeof archs / sizeof archs[0]];
 
 const char *const *ed_model_archs(void)

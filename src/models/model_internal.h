@@ -57,6 +57,7 @@ void ed__temps_free(ed_temps *s);
 extern const ed_arch ed_arch_dae;
 extern const ed_arch ed_arch_unet;
 extern const ed_arch ed_arch_dncnn;
+extern const ed_arch ed_arch_drunet;
 extern const ed_arch ed_arch_rednet;
 extern const ed_arch ed_arch_fsrcnn;
 extern const ed_arch ed_arch_edsr;

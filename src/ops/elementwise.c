@@ -84,6 +84,10 @@ static ed_status binary_backward(ed_node *n)
         ED_TRY(ed__grad_of(n, k, &g));
         if (!g) continue;
         const ed_tensor *other = n->in[1 - k];
+        if (same_shape(g, y) && same_shape(other, y)) {
+            ED_DISPATCH_FLOAT(y->dtype, binary_same_bwd, c->op, k, gy->data, other->data, g->data, y->numel);
+            continue;
+        }
         for (int64_t i = 0; i < y->numel; i++) {
             double v = ed__get(gy, i);
             if (c->op == 1 && k == 1) v = -v;

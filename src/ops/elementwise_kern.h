@@ -7,6 +7,14 @@ static void K(binary_same)(int op, const T *a, const T *b, T *y, int64_t n)
     else { ED_PARALLEL_FOR_IF(n > 32768) for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i]; }
 }
 
+/* Backward of a same-shape binary op for operand k: g += d(y)/d(operand k) * gy. */
+static void K(binary_same_bwd)(int op, int k, const T *gy, const T *other, T *g, int64_t n)
+{
+    if (op == 2) { ED_PARALLEL_FOR_IF(n > 32768) for (int64_t i = 0; i < n; i++) g[i] += gy[i] * other[i]; }
+    else if (op == 1 && k == 1) { ED_PARALLEL_FOR_IF(n > 32768) for (int64_t i = 0; i < n; i++) g[i] -= gy[i]; }
+    else { ED_PARALLEL_FOR_IF(n > 32768) for (int64_t i = 0; i < n; i++) g[i] += gy[i]; }
+}
+
 static void K(unary_fwd)(int op, double alpha, const T *x, T *y, int64_t n)
 {
     ED_PARALLEL_FOR_IF(n > 32768)

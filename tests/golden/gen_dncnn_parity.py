@@ -2,7 +2,8 @@
 a cosine schedule, from stored initial weights on stored batches, so
 test_dncnn_parity.c can hold encdec's training loop (forward, BatchNorm in
 training mode, backward, Adam, schedule) against PyTorch's loss curve. Also
-one inference forward each of rednet, fsrcnn (x3) and edsr (x2, x4) with
+one inference forward each of rednet, fsrcnn (x3), edsr (x2, x4) and
+drunet (two configurations) with
 PyTorch's modules of the same state_dict names, to pin their wiring."""
 import torch
 import torch.nn as nn
@@ -87,6 +88,43 @@ class EDSR(nn.Module):
         return self.tail(r) + F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
 
 
+class Res(nn.Module):
+    """KAIR's ResBlock('CRC', bias=False)."""
+    def __init__(self, w):
+        super().__init__()
+        self.res = nn.Sequential(nn.Conv2d(w, w, 3, 1, 1, bias=False), nn.ReLU(), nn.Conv2d(w, w, 3, 1, 1, bias=False))
+
+    def forward(self, x):
+        return x + self.res(x)
+
+
+class DRUNet(nn.Module):
+    """KAIR's UNetRes without the noise-level channel, any number of levels,
+    plus the global residual of src/models/drunet.c."""
+    def __init__(self, c=1, w=4, levels=2, blocks=1, residual=True):
+        super().__init__()
+        self.levels, self.residual = levels, residual
+        self.m_head = nn.Conv2d(c, w, 3, 1, 1, bias=False)
+        for k in range(1, levels + 1):
+            wk = w << (k - 1)
+            setattr(self, f"m_down{k}", nn.Sequential(*[Res(wk) for _ in range(blocks)], nn.Conv2d(wk, 2 * wk, 2, 2, 0, bias=False)))
+        self.m_body = nn.Sequential(*[Res(w << levels) for _ in range(blocks)])
+        for k in range(levels, 0, -1):
+            wk = w << (k - 1)
+            setattr(self, f"m_up{k}", nn.Sequential(nn.ConvTranspose2d(2 * wk, wk, 2, 2, 0, bias=False), *[Res(wk) for _ in range(blocks)]))
+        self.m_tail = nn.Conv2d(w, c, 3, 1, 1, bias=False)
+
+    def forward(self, x0):
+        xs = [self.m_head(x0)]
+        for k in range(1, self.levels + 1):
+            xs.append(getattr(self, f"m_down{k}")(xs[-1]))
+        h = self.m_body(xs[-1])
+        for k in range(self.levels, 0, -1):
+            h = getattr(self, f"m_up{k}")(h + xs[k])
+        t = self.m_tail(h + xs[0])
+        return x0 + t if self.residual else t
+
+
 def forward_case(name, config, model, shape):
     with torch.no_grad():
         for p in model.parameters():   # move PReLU slopes etc. off their defaults
@@ -124,6 +162,9 @@ def main():
     cases.append(forward_case("fsrcnn", '{"scale":3,"d":8,"s":4,"m":2}', FSRCNN(), (2, 1, 7, 6)))
     cases.append(forward_case("edsr", '{"scale":2,"width":8,"blocks":2}', EDSR(2), (2, 1, 6, 7)))
     cases.append(forward_case("edsr", '{"scale":4,"width":8,"blocks":2}', EDSR(4), (1, 1, 5, 6)))
+    cases.append(forward_case("drunet", '{"width":4,"levels":2,"blocks":1}', DRUNet(), (2, 1, 8, 12)))
+    cases.append(forward_case("drunet", '{"channels":3,"width":2,"levels":3,"blocks":2,"residual":0}',
+                              DRUNet(3, 2, 3, 2, False), (1, 3, 16, 8)))
     write("dncnn_parity", cases)
 
 
