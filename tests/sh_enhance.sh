@@ -37,6 +37,13 @@ expect 0 "val PSNR" -- "$E" train --task sr --arch fsrcnn --scale 3 --data "$T/r
 expect 0 '"scale":3' -- "$E" eval --task sr --model "$T/sr3/best.safetensors" --data "$T/rgbval"
 expect 0 "val PSNR" -- "$E" train --task sr --arch edsr --config '{"scale":2,"width":8,"blocks":2}' --scale 2 --data "$T/rgb" \
     --val "$T/rgbval" --epochs 1 --steps 2 --batch 2 --patch 16 --out "$T/sr2" --threads 2
+# Fine-tuning x4 from the x2 model: all but the second upsampling convolution carry over.
+expect 0 "initialised 16 of 18 tensors.*new: tail.0.2.weight, tail.0.2.bias" -- "$E" train --task sr --arch edsr \
+    --config '{"scale":4,"width":8,"blocks":2}' --scale 4 --data "$T/rgb" --epochs 1 --steps 1 --batch 2 --patch 8 \
+    --init "$T/sr2/last.safetensors" --out "$T/sr4" --threads 2
+expect 1 "no tensor matches this fsrcnn model" -- "$E" train --task sr --arch fsrcnn --scale 2 --data "$T/rgb" \
+    --init "$T/sr2/last.safetensors" --out "$T/x"
+expect 2 "give one of them" -- "$E" train --task sr --data "$T/rgb" --init "$T/sr2/last.safetensors" --resume "$T/sr2/last.safetensors"
 
 # Enhance: tiles smaller than the image give the untiled result: byte for
 # byte with oneDNN; the reference GEMM rounds its tail columns differently

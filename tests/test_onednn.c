@@ -4,7 +4,9 @@
  * (groups, dilation, stride > kernel, asymmetric 'same' padding,
  * output_padding, odd sizes), to 1e-4 relative. Also: backward kernels add
  * (+=) into gradient buffers that already hold values, float64 is left to
- * the reference, and the backend is really chosen for float32.
+ * the reference, and the backend is really chosen for float32. The
+ * NCHW <-> NHWC activation loops of layout.c give exactly what oneDNN's own
+ * reorders give, on tile-sized and ragged shapes.
  * Without oneDNN (ENCDEC_ONEDNN=OFF or not found) the test says so and
  * passes. */
 #include "check.h"
@@ -623,8 +625,73 @@ static void test_bn(void)
     bn_case(2, 32, 16, 16, true, true);
 }
 
+/* dst of a oneDNN reorder from (dims, from_dt, from_tag) to (to_dt, to_tag). */
+static bool onednn_reorder(const int64_t *dims, dnnl_data_type_t fdt, dnnl_format_tag_t ftag, dnnl_data_type_t tdt,
+                           dnnl_format_tag_t ttag, const void *src, void *dst)
+{
+    dnnl_memory_desc_t a, b;
+    odnn_md_dt(&a, 4, dims, fdt, ftag);
+    odnn_md_dt(&b, 4, dims, tdt, ttag);
+    dnnl_engine_t eng = odnn_engine();
+    dnnl_stream_t st = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t r = NULL;
+    dnnl_memory_t ma = NULL, mb = NULL;
+    bool ok = eng && dnnl_stream_create(&st, eng, dnnl_stream_default_flags) == dnnl_success &&
+              dnnl_reorder_primitive_desc_create(&pd, &a, eng, &b, eng, NULL) == dnnl_success &&
+              dnnl_primitive_create(&r, pd) == dnnl_success &&
+              dnnl_memory_create(&ma, &a, eng, (void *)src) == dnnl_success && dnnl_memory_create(&mb, &b, eng, dst) == dnnl_success;
+    if (ok) {
+        dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, ma }, { DNNL_ARG_TO, mb } };
+        ok = dnnl_primitive_execute(r, st, 2, args) == dnnl_success && dnnl_stream_wait(st) == dnnl_success;
+    }
+    if (ma) dnnl_memory_destroy(ma);
+    if (mb) dnnl_memory_destroy(mb);
+    if (r) dnnl_primitive_destroy(r);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (st) dnnl_stream_destroy(st);
+    return ok;
+}
+
+static void layout_case(int N, int C, int H, int W)
+{
+    int64_t dims[4] = { N, C, H, W }, n = (int64_t)N * C * H * W;
+    ed_tensor *x = check_rand(ED_F32, 4, dims, -3, 3, (uint64_t)(N * 1000 + C * 10 + H + W));
+    float *xs = x->data;
+    xs[0] = NAN;
+    if (n > 3) { xs[1] = 1e-40f; xs[2] = -INFINITY; xs[3] = 1.00390625f; }   /* denormal, inf, a bf16 tie */
+    float *f1 = malloc((size_t)n * 4), *f2 = malloc((size_t)n * 4), *back = malloc((size_t)n * 4);
+    uint16_t *b1 = malloc((size_t)n * 2), *b2 = malloc((size_t)n * 2);
+    odnn_to_nhwc(xs, f1, N, C, (int64_t)H * W, false);
+    odnn_to_nhwc(xs, b1, N, C, (int64_t)H * W, true);
+    CHECK(onednn_reorder(dims, dnnl_f32, dnnl_abcd, dnnl_f32, dnnl_acdb, xs, f2));
+    CHECK(onednn_reorder(dims, dnnl_f32, dnnl_abcd, dnnl_bf16, dnnl_acdb, xs, b2));
+    CHECK_MSG(!memcmp(f1, f2, (size_t)n * 4), "to_nhwc f32 %dx%dx%dx%d differs from oneDNN", N, C, H, W);
+    CHECK_MSG(!memcmp(b1, b2, (size_t)n * 2), "to_nhwc bf16 %dx%dx%dx%d differs from oneDNN", N, C, H, W);
+    /* Back: plain, then accumulated onto the original. */
+    odnn_from_nhwc(f1, back, N, C, (int64_t)H * W, false);
+    CHECK_MSG(!memcmp(back, xs, (size_t)n * 4), "from_nhwc %dx%dx%dx%d is not the inverse", N, C, H, W);
+    for (int64_t i = 0; i < n; i++) back[i] = 0.5f;
+    odnn_from_nhwc(f1, back, N, C, (int64_t)H * W, true);
+    int bad = 0;
+    for (int64_t i = 4; i < n; i++) bad += back[i] != 0.5f + xs[i];
+    CHECK_MSG(!bad, "from_nhwc accumulate %dx%dx%dx%d: %d wrong", N, C, H, W, bad);
+    free(f1); free(f2); free(back); free(b1); free(b2);
+    ed_tensor_free(x);
+}
+
+static void test_layout(void)
+{
+    layout_case(2, 64, 8, 8);     /* whole tiles */
+    layout_case(3, 37, 5, 7);     /* ragged channels and positions */
+    layout_case(1, 1, 40, 40);
+    layout_case(2, 16, 1, 17);
+    layout_case(1, 130, 3, 11);
+}
+
 int main(void)
 {
+    test_layout();
     test_relu();
     test_bn();
     test_weight_cache();

@@ -122,6 +122,25 @@ static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_
     return r;
 }
 
+/* Whether a's reorder is NCHW f32 <-> NHWC (f32, or bf16 inwards), which
+ * layout.c does faster; records the kind and the sizes. */
+static void fast_kind(odnn_arg *a)
+{
+    const dnnl_memory_desc_t *u = &a->user_md, *q = &a->prim_md;
+    if (u->ndims != 4 || u->data_type != dnnl_f32) return;
+    dnnl_memory_desc_t plain, nhwc;
+    odnn_md(&plain, 4, u->dims, dnnl_abcd);
+    if (!dnnl_memory_desc_equal(u, &plain)) return;
+    dnnl_data_type_t dt = q->data_type;
+    if (dt != dnnl_f32 && !(dt == dnnl_bf16 && !a->output)) return;
+    odnn_md_dt(&nhwc, 4, u->dims, dt, dnnl_acdb);
+    if (!dnnl_memory_desc_equal(q, &nhwc)) return;
+    a->fast = a->output ? ODNN_FAST_FROM_NHWC : dt == dnnl_bf16 ? ODNN_FAST_TO_NHWC_BF16 : ODNN_FAST_TO_NHWC_F32;
+    a->fn = u->dims[0];
+    a->fc = u->dims[1];
+    a->fhw = u->dims[2] * u->dims[3];
+}
+
 /* Memories, reorders and the scratchpad for a freshly built entry. */
 static bool prim_finish(odnn_prim *p)
 {
@@ -135,6 +154,7 @@ static bool prim_finish(odnn_prim *p)
             a->reorder = a->output ? make_reorder(&a->prim_md, &a->user_md, a->accumulate)
                                    : make_reorder(&a->user_md, &a->prim_md, false);
             if (!a->reorder) return false;
+            if (!a->cache) fast_kind(a);
         }
     }
     return true;
@@ -323,7 +343,9 @@ ed_status odnn_run(odnn_prim *p, void *const *data, const char *op)
                 break;
             }
             dnnl_memory_set_data_handle(a->prim_mem, w);
-            if (!a->output) {
+            if (!a->output && a->fast) {
+                odnn_to_nhwc(data[i], w, a->fn, a->fc, a->fhw, a->fast == ODNN_FAST_TO_NHWC_BF16);
+            } else if (!a->output) {
                 dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->user_mem }, { DNNL_ARG_TO, a->prim_mem } };
                 ok = exec(a->reorder, 2, r);
             }
@@ -344,6 +366,12 @@ ed_status odnn_run(odnn_prim *p, void *const *data, const char *op)
     for (int i = 0; i < p->n_args && ok; i++) {
         odnn_arg *a = &p->args[i];
         if (!a->output || !a->reorder) continue;
+        if (a->fast) {
+            void *src = NULL;
+            ok = dnnl_stream_wait(stream) == dnnl_success && dnnl_memory_get_data_handle(a->prim_mem, &src) == dnnl_success;
+            if (ok) odnn_from_nhwc(src, data[i], a->fn, a->fc, a->fhw, a->accumulate);
+            continue;
+        }
         dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->prim_mem }, { DNNL_ARG_TO, a->user_mem } };
         ok = exec(a->reorder, 2, r);
     }

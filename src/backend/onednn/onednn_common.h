@@ -39,7 +39,15 @@ typedef struct odnn_arg {
     dnnl_memory_desc_t prim_md;
     dnnl_primitive_t reorder;     /* user->prim (input) or prim->user (output); NULL if none */
     dnnl_memory_t user_mem, prim_mem;
+    int fast;                     /* ODNN_FAST_*: the reorder runs as layout.c's loop */
+    int64_t fn, fc, fhw;          /* its N, C, H*W */
 } odnn_arg;
+
+enum { ODNN_FAST_NONE, ODNN_FAST_TO_NHWC_F32, ODNN_FAST_TO_NHWC_BF16, ODNN_FAST_FROM_NHWC };
+
+/* layout.c: NCHW float32 <-> NHWC ("acdb") activations, see there. */
+void odnn_to_nhwc(const float *src, void *dst, int64_t N, int64_t C, int64_t HW, bool bf16);
+void odnn_from_nhwc(const float *src, float *dst, int64_t N, int64_t C, int64_t HW, bool accumulate);
 
 typedef struct odnn_prim {
     dnnl_primitive_t prim;

@@ -1,0 +1,144 @@
+/* Activation reorders between the library's NCHW float32 tensors and the
+ * NHWC (oneDNN "acdb") buffers that the AMX/bf16 convolutions work in.
+ *
+ * oneDNN's own reorder for these (jit:uni) ran at about 3 GB/s here and took
+ * over half of the oneDNN time of a bf16 training step (ONEDNN_VERBOSE on an
+ * EDSR step: 3.9 s of reorders against 2.8 s of convolutions). These loops
+ * transpose 16x16 tiles in AVX-512 registers, convert to bf16 on the way
+ * (vcvtneps2bf16: round to nearest even, as oneDNN's reorder), and are
+ * memory-bound. Without AVX-512 they are plain loops. Results are bit-equal
+ * to oneDNN's reorders (tests/test_onednn.c compares them; float32
+ * denormals become zero in bf16, as vcvtneps2bf16 does).
+ *
+ *   odnn_to_nhwc:   dst[n][p][c] = src[n][c][p]           (f32 or bf16 dst)
+ *   odnn_from_nhwc: dst[n][c][p] (=|+=) src[n][p][c]       (f32)
+ * with p over H*W. Parallel over images and tiles of 16 positions. */
+#include "backend/onednn/onednn_common.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+static inline uint16_t bf16_rne(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);   /* quiet NaN */
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);         /* denormal: signed zero, as the instruction */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+#if defined(__AVX512F__)
+/* r[j] <- column j of the 16x16 tile whose rows are r[0..15]. */
+static inline void tr16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 4; k++) {
+        __m512d a = _mm512_castps_pd(t[4 * k]), b = _mm512_castps_pd(t[4 * k + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * k + 2]), d = _mm512_castps_pd(t[4 * k + 3]);
+        r[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    /* r[4k + m], lane L: column 4L + m of rows 4k..4k+3. */
+    for (int m = 0; m < 4; m++) {
+        __m512 a = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x44), a2 = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xEE);
+        __m512 b = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x44), b2 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xEE);
+        t[m] = _mm512_shuffle_f32x4(a, b, 0x88);
+        t[4 + m] = _mm512_shuffle_f32x4(a, b, 0xDD);
+        t[8 + m] = _mm512_shuffle_f32x4(a2, b2, 0x88);
+        t[12 + m] = _mm512_shuffle_f32x4(a2, b2, 0xDD);
+    }
+    for (int j = 0; j < 16; j++) r[j] = t[j];
+}
+#endif
+
+/* One image, positions [p0, p1): the tiled part, then the edges by scalars. */
+static void to_nhwc_range(const float *s, void *dst, int64_t C, int64_t HW, int64_t p0, int64_t p1, bool bf16)
+{
+    float *df = dst;
+    uint16_t *db = dst;
+    int64_t c_full = 0;
+#if defined(__AVX512F__)
+    if (p1 - p0 == 16) {
+        c_full = C / 16 * 16;
+        for (int64_t c0 = 0; c0 < c_full; c0 += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(s + (c0 + i) * HW + p0);
+            tr16(r);
+            for (int j = 0; j < 16; j++) {
+#if defined(__AVX512BF16__)
+                if (bf16) {
+                    _mm256_storeu_si256((__m256i *)(db + (p0 + j) * C + c0), (__m256i)_mm512_cvtneps_pbh(r[j]));
+                    continue;
+                }
+#else
+                if (bf16) {
+                    float tmp[16];
+                    _mm512_storeu_ps(tmp, r[j]);
+                    for (int i = 0; i < 16; i++) db[(p0 + j) * C + c0 + i] = bf16_rne(tmp[i]);
+                    continue;
+                }
+#endif
+                _mm512_storeu_ps(df + (p0 + j) * C + c0, r[j]);
+            }
+        }
+    }
+#endif
+    for (int64_t p = p0; p < p1; p++)
+        for (int64_t c = c_full; c < C; c++) {
+            float v = s[c * HW + p];
+            if (bf16) db[p * C + c] = bf16_rne(v);
+            else df[p * C + c] = v;
+        }
+}
+
+static void from_nhwc_range(const float *s, float *d, int64_t C, int64_t HW, int64_t p0, int64_t p1, bool acc)
+{
+    int64_t c_full = 0;
+#if defined(__AVX512F__)
+    if (p1 - p0 == 16) {
+        c_full = C / 16 * 16;
+        for (int64_t c0 = 0; c0 < c_full; c0 += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(s + (p0 + i) * C + c0);
+            tr16(r);
+            for (int j = 0; j < 16; j++) {
+                float *o = d + (c0 + j) * HW + p0;
+                _mm512_storeu_ps(o, acc ? _mm512_add_ps(_mm512_loadu_ps(o), r[j]) : r[j]);
+            }
+        }
+    }
+#endif
+    for (int64_t c = c_full; c < C; c++)
+        for (int64_t p = p0; p < p1; p++) {
+            float v = s[p * C + c];
+            d[c * HW + p] = acc ? d[c * HW + p] + v : v;
+        }
+}
+
+void odnn_to_nhwc(const float *src, void *dst, int64_t N, int64_t C, int64_t HW, bool bf16)
+{
+    int64_t tiles = (HW + 15) / 16, esz = bf16 ? 2 : 4;
+    ED_PARALLEL_FOR_IF(N * C * HW > 32768)
+    for (int64_t k = 0; k < N * tiles; k++) {
+        int64_t n = k / tiles, p0 = k % tiles * 16, p1 = p0 + 16 < HW ? p0 + 16 : HW;
+        to_nhwc_range(src + n * C * HW, (char *)dst + n * C * HW * esz, C, HW, p0, p1, bf16);
+    }
+}
+
+void odnn_from_nhwc(const float *src, float *dst, int64_t N, int64_t C, int64_t HW, bool accumulate)
+{
+    int64_t tiles = (HW + 15) / 16;
+    ED_PARALLEL_FOR_IF(N * C * HW > 32768)
+    for (int64_t k = 0; k < N * tiles; k++) {
+        int64_t n = k / tiles, p0 = k % tiles * 16, p1 = p0 + 16 < HW ? p0 + 16 : HW;
+        from_nhwc_range(src + n * C * HW, dst + n * C * HW, C, HW, p0, p1, accumulate);
+    }
+}
