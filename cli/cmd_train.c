@@ -32,6 +32,8 @@ static void help(void)
            "  --target-psnr DB      stop once the validation PSNR reaches DB\n"
            "  --out DIR             last.safetensors, best.safetensors, curves.png/svg (default out/train)\n"
            "  --resume CKPT         continue from a last.safetensors (epoch, schedule, history; Adam restarts)\n"
+           "  --init CKPT           start a new run from CKPT's weights where name and shape match (fine-tuning,\n"
+           "                        e.g. x2 and x4 from an x3 model); the rest is initialised as usual\n"
            "  --val-limit N         validate on the first N images only\n"
            "  --tile T --overlap O  tiled validation (default 256, 48)\n"
            "  --threads N\n");
@@ -63,6 +65,7 @@ int cmd_train(int argc, char **argv)
         else if ((v = cli_value(argc, argv, &i, "--val", &missing))) o.val_dir = v;
         else if ((v = cli_value(argc, argv, &i, "--out", &missing))) o.out_dir = v;
         else if ((v = cli_value(argc, argv, &i, "--resume", &missing))) o.resume = v;
+        else if ((v = cli_value(argc, argv, &i, "--init", &missing))) o.init = v;
         else if ((v = cli_value(argc, argv, &i, "--loss", &missing))) {
             if (strcmp(v, "mse") && strcmp(v, "l1")) return cli_usage("train", "--loss takes mse or l1, got '%s'", v);
             loss = v;
@@ -117,6 +120,7 @@ int cmd_train(int argc, char **argv)
     if (!o.data_dir) return cli_usage("train", "--data is required");
     if (!strcmp(o.task, "sr") && sigma_given) return cli_usage("train", "--sigma and --sigma-range are for --task denoise");
     if (o.target_psnr > 0 && !o.val_dir) return cli_usage("train", "--target-psnr needs --val");
+    if (o.init && o.resume) return cli_usage("train", "--init starts a new run and --resume continues one; give one of them");
     if (bf16) {
 #ifndef ENCDEC_HAVE_ONEDNN
         return cli_usage("train", "--precision bf16 needs the oneDNN backend; this build has only the float32 reference kernels");

@@ -141,7 +141,52 @@ int enhance_planes(ed_model *m, const planes *in, int tile, int overlap, uint8_t
 
 /* ---- evaluation over a folder ------------------------------------------ */
 
-static int eval_one(ed_model *m, const eval_opts *o, int idx, const char *path, double *psnr, double *ssim, double *psnr_in)
+void eval_images_free(eval_images *k)
+{
+    free(k->ref); free(k->out); free(k->input); free(k->bicubic);
+    memset(k, 0, sizeof *k);
+}
+
+/* Fills k from an evaluated image: a = reference (interleaved 0..255
+ * floats), out = the model's 8-bit result; for sr also the bicubic baseline
+ * scored with the same Y/crop convention. */
+static int keep_images(eval_images *k, const planes *ref, const planes *in, int s, const float *a, const uint8_t *out, int y,
+                       int crop)
+{
+    memset(k, 0, sizeof *k);
+    size_t hw = (size_t)ref->h * ref->w, n = hw * (size_t)ref->c, ihw = (size_t)in->h * in->w;
+    k->c = ref->c; k->h = ref->h; k->w = ref->w; k->s = s;
+    k->ref = malloc(n); k->out = malloc(n); k->input = malloc(ihw * (size_t)in->c);
+    if (!k->ref || !k->out || !k->input) { eval_images_free(k); return cli_error("out of memory"); }
+    for (size_t i = 0; i < n; i++) k->ref[i] = (uint8_t)a[i];
+    memcpy(k->out, out, n);
+    for (int ch = 0; ch < in->c; ch++)
+        for (size_t p = 0; p < ihw; p++) k->input[p * (size_t)in->c + ch] = q8(in->v[(size_t)ch * ihw + p]);
+    k->psnr_bicubic = NAN;
+    if (s == 1) return 0;
+    ed_tensor *t = NULL, *up = NULL;
+    ed_status st = ed_tensor_from_data(ED_F32, 3, (int64_t[]){ in->c, in->h, in->w }, in->v, &t);
+    if (st == ED_OK) st = ed_imresize_bicubic(t, 0, 0, s, 1, &up);
+    float *bf = malloc(n * sizeof(float));
+    k->bicubic = malloc(n);
+    if (st == ED_OK && bf && k->bicubic) {
+        for (int ch = 0; ch < ref->c; ch++)
+            for (size_t p = 0; p < hw; p++) {
+                k->bicubic[p * (size_t)ref->c + ch] = q8(ed__cf32(up)[(size_t)ch * hw + p]);
+                bf[p * (size_t)ref->c + ch] = k->bicubic[p * (size_t)ref->c + ch];
+            }
+        st = ed_psnr(a, bf, ref->h, ref->w, ref->c, 255.0, y, crop, &k->psnr_bicubic);
+    }
+    free(bf);
+    ed_tensor_free(t);
+    ed_tensor_free(up);
+    if (st != ED_OK || !k->bicubic) { eval_images_free(k); return st != ED_OK ? cli_lib_error("bicubic baseline") : cli_error("out of memory"); }
+    return 0;
+}
+
+/* keep (or NULL): also hand back the images (see eval_image). */
+static int eval_one(ed_model *m, const eval_opts *o, int idx, const char *path, double *psnr, double *ssim, double *psnr_in,
+                    eval_images *keep)
 {
     ed_image *img = NULL;
     if (ed_image_load(path, 0, &img) != ED_OK) return cli_lib_error(NULL);
@@ -198,6 +243,8 @@ static int eval_one(ed_model *m, const eval_opts *o, int idx, const char *path, 
             rc = cli_lib_error(path);
         *psnr_in = NAN;
         if (!rc && s == 1) ed_psnr(a, ni, ref.h, ref.w, ref.c, 255.0, 0, 0, psnr_in);
+        if (!rc && keep) rc = keep_images(keep, &ref, &in, s, a, out, y, crop);
+        if (!rc && keep) { keep->psnr = *psnr; keep->psnr_input = *psnr_in; }
     }
     free(out); free(a); free(b); free(ni);
     planes_free(&ref); planes_free(&in);
@@ -213,7 +260,7 @@ int eval_folder(ed_model *m, const eval_opts *o, eval_result *r)
     double sp = 0, ss = 0, si = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         double p, q, pin;
-        rc = eval_one(m, o, i, fl->paths[i], &p, &q, &pin);
+        rc = eval_one(m, o, i, fl->paths[i], &p, &q, &pin, NULL);
         if (rc) break;
         sp += p; ss += q; si += pin;
         if (o->verbose) {
@@ -228,4 +275,16 @@ int eval_folder(ed_model *m, const eval_opts *o, eval_result *r)
     r->ssim = ss / n;
     r->psnr_input = si / n;
     return 0;
+}
+
+int eval_image(ed_model *m, const eval_opts *o, int idx, eval_images *keep)
+{
+    memset(keep, 0, sizeof *keep);
+    ed_file_list *fl = NULL;
+    if (ed_file_list_images(o->dir, 0, &fl) != ED_OK) return cli_lib_error("reading the evaluation images");
+    int rc = idx >= 0 && idx < fl->n ? 0 : cli_error("%s has %d images, no image %d", o->dir, fl->n, idx + 1);
+    double p, q, pin;
+    if (!rc) rc = eval_one(m, o, idx, fl->paths[idx], &p, &q, &pin, keep);
+    ed_file_list_free(fl);
+    return rc;
 }

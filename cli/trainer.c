@@ -234,9 +234,9 @@ static int save_ckpt(const ed_model *m, const char *path, const train_opts *o, i
     char *hj = history_json(h);
     const char *k[] = { "encdec.train.epoch", "encdec.train.step", "encdec.train.best_psnr", "encdec.train.history",
                         "encdec.train.data", "encdec.train.sigma", "encdec.train.scale", "encdec.train.seed",
-                        "encdec.train.patch", "encdec.train.batch", "encdec.train.loss" };
-    const char *v[] = { ep, st, bs, hj ? hj : "[]", o->data_dir, sig, sc, seed, ps, bt, o->loss };
-    ed_status s = ed_model_save(m, path, 11, k, v);
+                        "encdec.train.patch", "encdec.train.batch", "encdec.train.loss", "encdec.train.init" };
+    const char *v[] = { ep, st, bs, hj ? hj : "[]", o->data_dir, sig, sc, seed, ps, bt, o->loss, o->init ? o->init : "" };
+    ed_status s = ed_model_save(m, path, o->init ? 12 : 11, k, v);
     free(hj);
     return s == ED_OK ? 0 : cli_lib_error("saving the checkpoint");
 }
@@ -257,6 +257,33 @@ static void write_curves(const char *dir, const history *h, const char *task)
 }
 
 /* ---- the loop ---------------------------------------------------------------- */
+
+/* --init: copy every tensor of src whose name, dtype and shape match. */
+static int init_from(ed_model *m, const char *path)
+{
+    ed_model *src = NULL;
+    if (ed_model_load(path, &src) != ED_OK) return cli_lib_error("--init");
+    ed_params *p = ed_model_params(m), *q = ed_model_params(src);
+    int copied = 0, n = ed_params_count(p);
+    char skipped[512] = "";
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        ed_tensor *d = ed_params_tensor(p, i), *t = ed_params_find(q, ed_params_name(p, i));
+        int same = t && t->dtype == d->dtype && t->ndim == d->ndim;
+        for (int k = 0; same && k < d->ndim; k++) same = t->shape[k] == d->shape[k];
+        if (same) {
+            memcpy(d->data, t->data, (size_t)d->numel * ed_dtype_size(d->dtype));
+            copied++;
+        } else if (len < sizeof skipped - 1) {
+            len += (size_t)snprintf(skipped + len, sizeof skipped - len, "%s%s", len ? ", " : "", ed_params_name(p, i));
+        }
+    }
+    printf("initialised %d of %d tensors from %s (%s model)%s%s\n", copied, n, path, ed_model_arch(src), copied < n ? "; new: " : "",
+           copied < n ? skipped : "");
+    ed_model_free(src);
+    if (!copied) return cli_error("--init %s: no tensor matches this %s model in name and shape", path, ed_model_arch(m));
+    return 0;
+}
 
 static int build_model(const train_opts *o, ed_model **m, int *start_epoch, int64_t *step, double *best, history *h)
 {
@@ -287,7 +314,7 @@ static int build_model(const train_opts *o, ed_model **m, int *start_epoch, int6
     ed_rng r;
     ed_rng_init(&r, stream_seed(o->seed, STREAM_INIT));
     if (ed_model_init(*m, &r) != ED_OK) return cli_lib_error("initialising the model");
-    return 0;
+    return o->init ? init_from(*m, o->init) : 0;
 }
 
 int train_run(const train_opts *o)

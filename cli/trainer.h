@@ -51,9 +51,25 @@ typedef struct eval_result { double psnr, ssim, psnr_input; int images; } eval_r
 /* Evaluates m over a folder with the conventions above. */
 int eval_folder(ed_model *m, const eval_opts *o, eval_result *r);
 
+/* One image of an evaluation kept for pictures: 8-bit interleaved, c
+ * channels. ref is the reference (HR, cropped to the scale), out the
+ * model's result, both h x w; input is the noisy image (h x w) or the LR
+ * one ((h/s) x (w/s)); bicubic (sr only) is the LR upscaled by MATLAB
+ * bicubic, scored like out in psnr_bicubic. */
+typedef struct eval_images {
+    int c, h, w, s;
+    uint8_t *ref, *out, *input, *bicubic;
+    double psnr, psnr_input, psnr_bicubic;
+} eval_images;
+/* Image idx (its index in the sorted folder, which picks its noise) of
+ * o->dir, evaluated as eval_folder does; *keep is filled (free it with
+ * eval_images_free). */
+int eval_image(ed_model *m, const eval_opts *o, int idx, eval_images *keep);
+void eval_images_free(eval_images *k);
+
 typedef struct train_opts {
     const char *task, *arch, *config;
-    const char *data_dir, *val_dir, *out_dir, *resume;
+    const char *data_dir, *val_dir, *out_dir, *resume, *init;
     int channels;                      /* denoise: 1 gray, 3 RGB */
     double sigma_lo, sigma_hi;         /* 0..255; equal: fixed sigma */
     double val_sigma;

@@ -84,6 +84,20 @@ else
 fi
 expect 0 "architecture: fsrcnn" -- "$E" info "$T/sr3/best.safetensors"
 
+# make demo's second half: the models of ./models on Set12 05 and Set5's
+# butterfly. Bicubic x3 on the butterfly is the published 24.04 dB (Y,
+# border 3), and the model's figure is the one encdec eval gives.
+mkdir -p "$T/proj/models" "$T/bfly"
+cp "$T/dn/best.safetensors" "$T/proj/models/denoise-gray-sigma25.safetensors"
+cp "$T/sr3/best.safetensors" "$T/proj/models/sr-x3.safetensors"
+ln -s "$D/sr/set5/butterfly_GT.png" "$T/bfly/"
+demo=$(cd "$T/proj" && "$E" demo --data "$D" --epochs 1 --out "$T/proj/out" --threads 2 2>&1)
+echo "$demo" | grep -q "Set12 05.png, gray, sigma 25: noisy 20.[0-9]* dB, encdec" && ok || bad "demo: no Set12 line: $demo"
+echo "$demo" | grep -q "x3 super-resolution: bicubic 24.04 dB, encdec" && ok || bad "demo: no Set5 line with bicubic 24.04: $demo"
+want=$("$E" eval --task sr --model "$T/sr3/best.safetensors" --data "$T/bfly" --scale 3 | tail -1 | sed 's/.*"psnr":\([0-9.]*\).*/\1/')
+echo "$demo" | grep -q "encdec $(printf '%.2f' "$want") dB" && ok || bad "demo's x3 PSNR is not eval's $want"
+[ -s "$T/proj/out/set12_denoise.png" ] && [ -s "$T/proj/out/set5_sr_x3.png" ] && ok || bad "demo pictures missing"
+
 # Errors: exit 1 with a clear message, or 2 for usage.
 expect 1 "is a 'denoise' checkpoint" -- "$E" eval --task sr --model "$T/dn/best.safetensors" --data "$T/rgbval"
 expect 1 "is a 'sr' checkpoint" -- "$E" eval --task denoise --model "$T/sr3/best.safetensors" --data "$T/grayval"
