@@ -5,8 +5,8 @@
  * output_padding, odd sizes), to 1e-4 relative. Also: backward kernels add
  * (+=) into gradient buffers that already hold values, float64 is left to
  * the reference, and the backend is really chosen for float32. The
- * NCHW <-> NHWC activation loops of layout.c give exactly what oneDNN's own
- * reorders give, on tile-sized and ragged shapes.
+ * NCHW <-> NHWC (and nChw16c) activation loops of layout.c give exactly what
+ * oneDNN's own reorders give, on tile-sized and ragged shapes.
  * Without oneDNN (ENCDEC_ONEDNN=OFF or not found) the test says so and
  * passes. */
 #include "check.h"
@@ -676,6 +676,11 @@ static void layout_case(int N, int C, int H, int W)
     int bad = 0;
     for (int64_t i = 4; i < n; i++) bad += back[i] != 0.5f + xs[i];
     CHECK_MSG(!bad, "from_nhwc accumulate %dx%dx%dx%d: %d wrong", N, C, H, W, bad);
+    if (C % 16 == 0) {   /* nChw16c is NHWC of (N * C / 16, 16, H, W) */
+        odnn_to_nhwc(xs, f1, (int64_t)N * C / 16, 16, (int64_t)H * W, false);
+        CHECK(onednn_reorder(dims, dnnl_f32, dnnl_abcd, dnnl_f32, dnnl_aBcd16b, xs, f2));
+        CHECK_MSG(!memcmp(f1, f2, (size_t)n * 4), "to nChw16c %dx%dx%dx%d differs from oneDNN", N, C, H, W);
+    }
     free(f1); free(f2); free(back); free(b1); free(b2);
     ed_tensor_free(x);
 }
@@ -686,6 +691,7 @@ static void test_layout(void)
     layout_case(3, 37, 5, 7);     /* ragged channels and positions */
     layout_case(1, 1, 40, 40);
     layout_case(2, 16, 1, 17);
+    layout_case(2, 48, 7, 9);
     layout_case(1, 130, 3, 11);
 }
 

@@ -122,22 +122,32 @@ static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_
     return r;
 }
 
-/* Whether a's reorder is NCHW f32 <-> NHWC (f32, or bf16 inwards), which
- * layout.c does faster; records the kind and the sizes. */
+/* Whether a's reorder is NCHW f32 <-> NHWC (f32, or bf16 inwards) or
+ * NCHW f32 <-> nChw16c f32 with C a multiple of 16, which layout.c does
+ * faster; records the kind and the sizes. nChw16c of (N, C, H, W) is
+ * NHWC of (N * C / 16, 16, H, W), so one loop serves both. */
 static void fast_kind(odnn_arg *a)
 {
     const dnnl_memory_desc_t *u = &a->user_md, *q = &a->prim_md;
     if (u->ndims != 4 || u->data_type != dnnl_f32) return;
-    dnnl_memory_desc_t plain, nhwc;
+    dnnl_memory_desc_t plain, nhwc, blk;
     odnn_md(&plain, 4, u->dims, dnnl_abcd);
     if (!dnnl_memory_desc_equal(u, &plain)) return;
     dnnl_data_type_t dt = q->data_type;
     if (dt != dnnl_f32 && !(dt == dnnl_bf16 && !a->output)) return;
     odnn_md_dt(&nhwc, 4, u->dims, dt, dnnl_acdb);
-    if (!dnnl_memory_desc_equal(q, &nhwc)) return;
+    odnn_md_dt(&blk, 4, u->dims, dt, dnnl_aBcd16b);
+    int64_t N = u->dims[0], C = u->dims[1];
+    if (dnnl_memory_desc_equal(q, &nhwc)) {
+        a->fn = N;
+        a->fc = C;
+    } else if (dt == dnnl_f32 && C % 16 == 0 && dnnl_memory_desc_equal(q, &blk)) {
+        a->fn = N * C / 16;
+        a->fc = 16;
+    } else {
+        return;
+    }
     a->fast = a->output ? ODNN_FAST_FROM_NHWC : dt == dnnl_bf16 ? ODNN_FAST_TO_NHWC_BF16 : ODNN_FAST_TO_NHWC_F32;
-    a->fn = u->dims[0];
-    a->fc = u->dims[1];
     a->fhw = u->dims[2] * u->dims[3];
 }
 
