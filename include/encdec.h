@@ -187,6 +187,8 @@ typedef struct ed_conv2d_args {
     int dilation[2];        /* default 1,1 */
     int groups;             /* default 1 */
     ed_padding_kind padding_kind;
+    int relu;               /* default 0; 1: y = relu(conv(x) + bias) in one pass
+                               (a oneDNN post-op), differentiable like the pair */
 } ed_conv2d_args;
 void ed_conv2d_args_default(ed_conv2d_args *a);
 

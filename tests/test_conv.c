@@ -2,7 +2,9 @@
  * the gradients of x, weight and bias), direct-loop references on shapes
  * large enough to cross the kernels' blocking (several K blocks, position
  * chunks, channel blocks), the same bits for any thread count, float64
- * gradient checks, backend dispatch, arenas and error messages. */
+ * gradient checks, backend dispatch, arenas and error messages. The fused
+ * ReLU (args.relu) equals conv2d then relu, outputs and all gradients, in
+ * float32 (oneDNN's post-op where present) and float64. */
 #include "check.h"
 #include "core/ed_internal.h"
 
@@ -563,8 +565,80 @@ static void test_errors(void)
     ed_tensor_free(w);
 }
 
+/* conv2d(relu = 1) against conv2d then ed_relu: y, gx, gw, gb. float32
+ * runs the backend's post-op; the sums are the same, so the results agree
+ * to rounding (tight bound), float64 (reference) to the last bits. */
+static void fused_case(ed_dtype dt, int N, int C, int H, int W, int M, int k, int stride, int pad, int bias)
+{
+    int64_t xs[4] = { N, C, H, W }, ws[4] = { M, C, k, k }, bs = M;
+    ed_tensor *x = leaf(check_randn(dt, 4, xs, 61)), *w = leaf(check_randn(dt, 4, ws, 62));
+    ed_tensor *b = bias ? leaf(check_randn(dt, 1, &bs, 63)) : NULL;
+    conv_call plain, fused;
+    memset(&plain, 0, sizeof plain);
+    ed_conv2d_args_default(&plain.c);
+    plain.c.stride[0] = plain.c.stride[1] = stride;
+    plain.c.padding[0] = plain.c.padding[1] = pad;
+    fused = plain;
+    fused.c.relu = 1;
+    ed_tensor *y = NULL, *r = NULL;
+    CHECK_OK(run_conv(&plain, x, w, b, &y));
+    CHECK_OK(ed_relu(y, &r));
+    ed_tensor *gy = check_randn(dt, 4, ed_tensor_shape(r), 64);
+    CHECK_OK(ed_backward(r, gy));
+    conv_result want = { 0 };
+    ed_tensor_detach(r, &want.y);
+    ed_tensor_clone(ed_tensor_grad(x), &want.gx);
+    ed_tensor_clone(ed_tensor_grad(w), &want.gw);
+    if (b) ed_tensor_clone(ed_tensor_grad(b), &want.gb);
+    ed_tensor_free(y);
+    ed_tensor_free(r);
+    conv_result got = run_with_grads(&fused, x, w, b, gy);
+    double tol = dt == ED_F32 ? 1e-5 : 1e-12;
+    char name[96];
+    snprintf(name, sizeof name, "fused relu %s %dx%dx%dx%d k%d s%d: ", dt == ED_F32 ? "f32" : "f64", N, C, H, W, k, stride);
+    size_t l = strlen(name);
+    snprintf(name + l, sizeof name - l, "y");
+    if (got.y) CHECK_CLOSE(name, got.y, want.y, tol);
+    snprintf(name + l, sizeof name - l, "gx");
+    if (got.gx) CHECK_CLOSE(name, got.gx, want.gx, tol);
+    snprintf(name + l, sizeof name - l, "gw");
+    if (got.gw) CHECK_CLOSE(name, got.gw, want.gw, tol);
+    snprintf(name + l, sizeof name - l, "gb");
+    if (got.gb) CHECK_CLOSE(name, got.gb, want.gb, tol);
+    const float *yv = got.y && dt == ED_F32 ? ed_tensor_cdata(got.y) : NULL;
+    int neg = 0;
+    for (int64_t i = 0; yv && i < ed_tensor_numel(got.y); i++) neg += yv[i] < 0;
+    CHECK_MSG(neg == 0, "%s: %d negative outputs", name, neg);
+    free_result(&got);
+    free_result(&want);
+    ed_tensor_free(gy);
+    ed_tensor_free(x);
+    ed_tensor_free(w);
+    ed_tensor_free(b);
+}
+
+static void test_fused_relu(void)
+{
+    fused_case(ED_F32, 2, 16, 12, 10, 32, 3, 1, 1, 1);
+    fused_case(ED_F32, 3, 5, 9, 7, 6, 3, 2, 1, 0);
+    fused_case(ED_F32, 1, 64, 16, 16, 64, 3, 1, 1, 0);
+    fused_case(ED_F64, 2, 3, 7, 6, 4, 3, 1, 1, 1);
+    conv_call k;
+    memset(&k, 0, sizeof k);
+    ed_conv2d_args_default(&k.c);
+    k.c.padding[0] = k.c.padding[1] = 1;
+    k.c.relu = 1;
+    gradcheck_conv("conv2d fused relu", &k, (int64_t[]){ 2, 3, 5, 4 }, (int64_t[]){ 4, 3, 3, 3 }, 4);
+    ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 1, 2, 4, 4 }, 1), *w = check_randn(ED_F32, 4, (int64_t[]){ 2, 2, 3, 3 }, 2), *y = NULL;
+    k.c.relu = 2;
+    CHECK_ERR(ed_conv2d(x, w, NULL, &k.c, &y), ED_E_ARG, "relu must be 0 or 1");
+    ed_tensor_free(x);
+    ed_tensor_free(w);
+}
+
 int main(void)
 {
+    test_fused_relu();
     test_golden();
     test_large();
     test_gradcheck();

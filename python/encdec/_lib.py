@@ -45,7 +45,7 @@ PT = P(c_void_p)           # ed_tensor **
 
 class Conv2dArgs(ctypes.Structure):
     _fields_ = [("stride", c_int * 2), ("padding", c_int * 2), ("dilation", c_int * 2), ("groups", c_int),
-                ("padding_kind", c_int)]
+                ("padding_kind", c_int), ("relu", c_int)]
 
 
 class ConvTranspose2dArgs(ctypes.Structure):

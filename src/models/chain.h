@@ -32,6 +32,18 @@ static inline ed_status ed__chain_conv(ed_tensor **h, const ed_tensor *w, const 
     return ed__chain_set(h, st, y);
 }
 
+/* The same followed by ReLU, fused into the convolution (conv2d's relu). */
+static inline ed_status ed__chain_conv_relu(ed_tensor **h, const ed_tensor *w, const ed_tensor *b, int pad)
+{
+    ed_conv2d_args a;
+    ed_conv2d_args_default(&a);
+    a.padding[0] = a.padding[1] = pad;
+    a.relu = 1;
+    ed_tensor *y = NULL;
+    ed_status st = ed_conv2d(*h, w, b, &a, &y);
+    return ed__chain_set(h, st, y);
+}
+
 static inline ed_status ed__chain_relu(ed_tensor **h)
 {
     ed_tensor *y = NULL;

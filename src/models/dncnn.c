@@ -57,12 +57,11 @@ static ed_status dncnn_forward(ed_model *m, const ed_tensor *x, int training, ed
 {
     const dncnn_state *s = m->state;
     ed_tensor *h = ed_tensor_retain((ed_tensor *)x);
-    ed_status st = ed__chain_conv(&h, s->w[0], s->b0, 1);
-    if (st == ED_OK) st = ed__chain_relu(&h);
+    ed_status st = ed__chain_conv_relu(&h, s->w[0], s->b0, 1);
     for (int i = 1; i < s->depth - 1 && st == ED_OK; i++) {
-        st = ed__chain_conv(&h, s->w[i], NULL, 1);
-        if (st == ED_OK) st = ed__chain_bn(&h, &s->bn[i], training);
-        if (st == ED_OK) st = ed__chain_relu(&h);
+        ed_tensor *t = NULL;
+        st = ed__conv_bn_relu(h, s->w[i], NULL, &s->bn[i], 1, training, &t);
+        st = ed__chain_set(&h, st, t);
     }
     if (st == ED_OK) st = ed__chain_conv(&h, s->w[s->depth - 1], NULL, 1);
     if (st == ED_OK) st = ed_sub(x, h, y);

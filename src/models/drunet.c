@@ -105,8 +105,7 @@ static ed_status run_blocks(const resblocks *r, int nb, ed_tensor **h)
 {
     for (int i = 0; i < nb; i++) {
         ed_tensor *u = ed_tensor_retain(*h);
-        ed_status st = ed__chain_conv(h, r->w[i][0], NULL, 1);
-        if (st == ED_OK) st = ed__chain_relu(h);
+        ed_status st = ed__chain_conv_relu(h, r->w[i][0], NULL, 1);
         if (st == ED_OK) st = ed__chain_conv(h, r->w[i][1], NULL, 1);
         if (st == ED_OK) st = ed__chain_add(h, u);
         ed_tensor_free(u);
@@ -142,7 +141,7 @@ static ed_status drunet_run(const drunet_state *s, const ed_tensor *x, ed_tensor
         ED_TRY(run_blocks(&s->up[k], s->blocks, h));
     }
     ED_TRY(ed__chain_add(h, skip[0]));
-    if (!s->residual) return ed_conv2d(*h, s->tail, NULL, &(ed_conv2d_args){ { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, ED_PADDING_EXPLICIT }, y);
+    if (!s->residual) return ed_conv2d(*h, s->tail, NULL, &(ed_conv2d_args){ { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, ED_PADDING_EXPLICIT, 0 }, y);
     ED_TRY(ed__chain_conv(h, s->tail, NULL, 1));
     return ed_add(x, *h, y);
 }

@@ -78,8 +78,7 @@ static ed_status edsr_run(const edsr_state *s, const ed_tensor *x, ed_tensor **f
     *f = ed_tensor_retain(*h);
     for (int i = 0; i < s->blocks; i++) {
         ed_tensor *u = ed_tensor_retain(*h), *t = NULL;
-        ed_status st = ed__chain_conv(h, s->bw[i][0], s->bb[i][0], 1);
-        if (st == ED_OK) st = ed__chain_relu(h);
+        ed_status st = ed__chain_conv_relu(h, s->bw[i][0], s->bb[i][0], 1);
         if (st == ED_OK) st = ed__chain_conv(h, s->bw[i][1], s->bb[i][1], 1);
         if (st == ED_OK && s->res_scale != 1.0) {
             st = ed_scale(*h, s->res_scale, &t);
@@ -98,7 +97,7 @@ static ed_status edsr_run(const edsr_state *s, const ed_tensor *x, ed_tensor **f
         ed_status st = ed_pixel_shuffle(*h, r, &t);
         ED_TRY(ed__chain_set(h, st, t));
     }
-    if (!s->residual) return ed_conv2d(*h, s->tw, s->tb, &(ed_conv2d_args){ { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, ED_PADDING_EXPLICIT }, y);
+    if (!s->residual) return ed_conv2d(*h, s->tw, s->tb, &(ed_conv2d_args){ { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, ED_PADDING_EXPLICIT, 0 }, y);
     ED_TRY(ed__chain_conv(h, s->tw, s->tb, 1));
     ed_interpolate_args ia = { { 0, 0 }, { s->scale, s->scale }, ED_INTERP_BILINEAR, 0 };
     ed_tensor *up = NULL;

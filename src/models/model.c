@@ -105,6 +105,47 @@ ed_status ed__bn_forward(const ed_bn *bn, const ed_tensor *x, int training, ed_t
     return ED_OK;
 }
 
+ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, const ed_bn *bn, int pad, int training,
+                           ed_tensor **y)
+{
+    ed_conv2d_args a;
+    ed_conv2d_args_default(&a);
+    a.padding[0] = a.padding[1] = pad;
+    *y = NULL;
+    if (!bn) {
+        a.relu = 1;
+        return ed_conv2d(x, w, b, &a, y);
+    }
+    if (training || ed_grad_enabled() || w->dtype != ED_F32) {
+        ed_tensor *c = NULL, *n = NULL;
+        ed_status st = ed_conv2d(x, w, b, &a, &c);
+        if (st == ED_OK) st = ed__bn_forward(bn, c, training, &n);
+        if (st == ED_OK) st = ed_relu(n, y);
+        ed_tensor_free(c);
+        ed_tensor_free(n);
+        return st;
+    }
+    const int64_t O = w->shape[0], per = w->numel / O;
+    ed_tensor *wf = NULL, *bf = NULL;
+    ED_TRY(ed__alloc(ED_F32, w->ndim, w->shape, &wf));
+    ed_status st = ed__alloc(ED_F32, 1, &O, &bf);
+    if (st == ED_OK) {
+        const float *g = ed__cf32(bn->weight), *be = ed__cf32(bn->bias), *mu = ed__cf32(bn->mean), *var = ed__cf32(bn->var);
+        const float *wv = ed__cf32(w), *bv = b ? ed__cf32(b) : NULL;
+        float *wo = ed__f32(wf), *bo = ed__f32(bf);
+        for (int64_t o = 0; o < O; o++) {
+            double s = (double)g[o] / sqrt((double)var[o] + 1e-5);
+            for (int64_t i = 0; i < per; i++) wo[o * per + i] = (float)(wv[o * per + i] * s);
+            bo[o] = (float)((double)be[o] + ((bv ? (double)bv[o] : 0.0) - (double)mu[o]) * s);
+        }
+        a.relu = 1;
+        st = ed_conv2d(x, wf, bf, &a, y);
+    }
+    ed_tensor_free(wf);
+    ed_tensor_free(bf);
+    return st;
+}
+
 ed_tensor *ed__temp(ed_temps *s, ed_tensor *t)
 {
     if (s->n < (int)(sizeof s->t / sizeof s->t[0])) s->t[s->n++] = t;

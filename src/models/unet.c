@@ -109,14 +109,10 @@ static ed_tensor *keep(temps3 *ts, ed_tensor *x)
 static ed_status run_dconv(const unet_state *s, const dconv *d, const ed_tensor *x, int training, temps3 *ts,
                            ed_tensor **y)
 {
-    ed_conv2d_args ca;
-    ed_conv2d_args_default(&ca);
-    ca.padding[0] = ca.padding[1] = 1;
     ed_tensor *h = (ed_tensor *)x;
     for (int i = 0; i < 2; i++) {
-        ED_TRY(ed_conv2d(h, d->w[i], d->b[i], &ca, &h)); keep(ts, h);
-        if (s->bn) { ED_TRY(ed__bn_forward(&d->bn[i], h, training, &h)); keep(ts, h); }
-        ED_TRY(ed_relu(h, &h)); keep(ts, h);
+        ED_TRY(ed__conv_bn_relu(h, d->w[i], d->b[i], s->bn ? &d->bn[i] : NULL, 1, training, &h));
+        keep(ts, h);
     }
     *y = h;
     return ED_OK;

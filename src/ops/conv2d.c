@@ -12,12 +12,17 @@
  *   allowed (y is then empty, or the bias). Float32 and float64, all three
  *   tensors of one dtype.
  *
+ * args->relu = 1 fuses a ReLU: y = max(0, conv + bias), one pass on the
+ * oneDNN kernels (an eltwise post-op); backward masks gy by y > 0 first, so
+ * gradients equal those of conv2d followed by relu.
+ *
  * Backward: gx, gweight and gbias (sum of gy over n, h, w), accumulated.
  *
  * Backends (ed_backend_find) get params = ed__conv_params (conv_common.h)
  * and tensors[]:
  *   ED_OP_CONV2D forward  {x, weight, bias, y}         bias may be NULL; y is
  *                                                      allocated, to be written
+ *                                                      (relu applied if params say)
  *   ED_OP_CONV2D backward {x, weight, gy, gx, gweight, gbias}
  *                                                      NULL where not needed;
  *                                                      the kernel adds (+=)
@@ -110,6 +115,7 @@ static ed_status conv2d_setup(const ed_tensor *x, const ed_tensor *w, const ed_t
             return ed__err(ED_E_ARG, "conv2d: padding must be non-negative, got (%d, %d)", a->padding[0], a->padding[1]);
     }
     if (a->groups <= 0) return ed__err(ED_E_ARG, "conv2d: groups must be positive, got %d", a->groups);
+    if (a->relu != 0 && a->relu != 1) return ed__err(ED_E_ARG, "conv2d: relu must be 0 or 1, got %d", a->relu);
     if (a->padding_kind != ED_PADDING_EXPLICIT && a->padding_kind != ED_PADDING_SAME && a->padding_kind != ED_PADDING_VALID)
         return ed__err(ED_E_ARG, "conv2d: unknown padding_kind %d", (int)a->padding_kind);
     if (a->padding_kind == ED_PADDING_SAME && (a->stride[0] != 1 || a->stride[1] != 1))
@@ -158,6 +164,7 @@ static ed_status conv2d_setup(const ed_tensor *x, const ed_tensor *w, const ed_t
                        ed__shape_str(x, s1), ed__shape_str(w, s2));
     for (int d = 0; d < 2; d++) out[d] = (padded[d] - span[d] - 1) / a->stride[d] + 1;
     p->groups = a->groups;
+    p->relu = a->relu;
 
     ed__conv_geom *g = &c->g;
     *g = (ed__conv_geom){ .N = x->shape[0], .G = G, .C = w->shape[1], .H = in[0], .W = in[1],
@@ -168,10 +175,39 @@ static ed_status conv2d_setup(const ed_tensor *x, const ed_tensor *w, const ed_t
     return ED_OK;
 }
 
-static ed_status conv2d_backward(ed_node *n)
+/* relu = 1: y = max(0, y) in place (the reference path's post-op), or the
+ * gradient through it: g = gy where y > 0, else 0 (relu'(0) = 0). */
+static void relu_inplace(ed_tensor *y)
 {
-    const conv2d_ctx *c = n->ctx;
-    ed_tensor *x = n->in[0], *w = n->in[1], *gy = n->out->grad, *gx, *gw, *gb;
+    if (y->dtype == ED_F32) {
+        float *v = y->data;
+        ED_PARALLEL_FOR_IF(y->numel > 32768)
+        for (int64_t i = 0; i < y->numel; i++) v[i] = v[i] > 0 ? v[i] : 0.0f;
+    } else {
+        double *v = y->data;
+        ED_PARALLEL_FOR_IF(y->numel > 32768)
+        for (int64_t i = 0; i < y->numel; i++) v[i] = v[i] > 0 ? v[i] : 0.0;
+    }
+}
+
+static void relu_mask(const ed_tensor *y, const ed_tensor *gy, ed_tensor *g)
+{
+    if (y->dtype == ED_F32) {
+        const float *yv = y->data, *gv = gy->data;
+        float *o = g->data;
+        ED_PARALLEL_FOR_IF(y->numel > 32768)
+        for (int64_t i = 0; i < y->numel; i++) o[i] = yv[i] > 0 ? gv[i] : 0.0f;
+    } else {
+        const double *yv = y->data, *gv = gy->data;
+        double *o = g->data;
+        ED_PARALLEL_FOR_IF(y->numel > 32768)
+        for (int64_t i = 0; i < y->numel; i++) o[i] = yv[i] > 0 ? gv[i] : 0.0;
+    }
+}
+
+static ed_status conv2d_backward_with(const conv2d_ctx *c, ed_node *n, ed_tensor *gy)
+{
+    ed_tensor *x = n->in[0], *w = n->in[1], *gx, *gw, *gb;
     ED_TRY(ed__grad_of(n, 0, &gx));
     ED_TRY(ed__grad_of(n, 1, &gw));
     ED_TRY(ed__grad_of(n, 2, &gb));
@@ -182,6 +218,19 @@ static ed_status conv2d_backward(ed_node *n)
     if (gw) ED_TRY(ed__conv_bwd_weight(x->dtype, &c->g, x->data, gy->data, gw->data));
     if (gb) ed__conv_bias_grad(x->dtype, c->g.N, c->cout, c->g.Ho * c->g.Wo, gy->data, gb->data);
     return ED_OK;
+}
+
+static ed_status conv2d_backward(ed_node *n)
+{
+    const conv2d_ctx *c = n->ctx;
+    ed_tensor *y = n->out, *gy = y->grad;
+    if (!c->p.relu) return conv2d_backward_with(c, n, gy);
+    ed_tensor *gm = NULL;
+    ED_TRY(ed__alloc(gy->dtype, gy->ndim, gy->shape, &gm));
+    relu_mask(y, gy, gm);
+    ed_status st = conv2d_backward_with(c, n, gm);
+    ed_tensor_free(gm);
+    return st;
 }
 
 ed_status ed_conv2d(const ed_tensor *x, const ed_tensor *weight, const ed_tensor *bias, const ed_conv2d_args *args,
@@ -223,6 +272,7 @@ ed_status ed_conv2d(const ed_tensor *x, const ed_tensor *weight, const ed_tensor
     } else {
         ed__conv_fill_bias(x->dtype, c.g.N, c.cout, c.g.Ho * c.g.Wo, bias ? bias->data : NULL, y->data);
         st = ed__conv_fwd(x->dtype, &c.g, x->data, weight->data, y->data);
+        if (st == ED_OK && c.p.relu) relu_inplace(y);
     }
     ed_node *node;
     if (st == ED_OK) st = ed__record(y, "conv2d", conv2d_backward, 3, (const ed_tensor *const[]){ x, weight, bias }, &c,

@@ -35,6 +35,8 @@ typedef struct ed__conv_params {
     int dilation[2];
     int output_padding[2];   /* conv_transpose2d only; 0 for conv2d */
     int groups;
+    int relu;                /* conv2d only: 1 = forward kernels return relu(conv + bias);
+                                backward kernels get gy already masked by y > 0 */
 } ed__conv_params;
 
 /* One im2col geometry; see the top of this file. */

@@ -3,7 +3,8 @@ a cosine schedule, from stored initial weights on stored batches, so
 test_dncnn_parity.c can hold encdec's training loop (forward, BatchNorm in
 training mode, backward, Adam, schedule) against PyTorch's loss curve. Also
 one inference forward each of rednet, fsrcnn (x3), edsr (x2, x4) and
-drunet (two configurations) with
+drunet (two configurations), and dncnn and unet in eval mode (BatchNorm
+folded into the convolutions) with
 PyTorch's modules of the same state_dict names, to pin their wiring."""
 import torch
 import torch.nn as nn
@@ -125,10 +126,52 @@ class DRUNet(nn.Module):
         return x0 + t if self.residual else t
 
 
+def dc(i, o):
+    return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(),
+                         nn.Conv2d(o, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU())
+
+
+class Level(nn.Module):
+    def __init__(self, i, o, up=False):
+        super().__init__()
+        if up:
+            self.up = nn.ConvTranspose2d(2 * o, o, 2, stride=2)
+        self.conv = dc(i, o)
+
+
+class UNet(nn.Module):
+    """src/models/unet.c's module (the doc comment there), batch_norm true."""
+    def __init__(self, cin=3, classes=2, base=4, depth=2):
+        super().__init__()
+        w = [base << k for k in range(depth + 1)]
+        self.depth = depth
+        for k in range(1, depth + 1):
+            setattr(self, f"down{k}", Level(cin if k == 1 else w[k - 2], w[k - 1]))
+        self.bottleneck = Level(w[depth - 1], w[depth])
+        for k in range(1, depth + 1):
+            setattr(self, f"up{k}", Level(2 * w[k - 1], w[k - 1], up=True))
+        self.out = nn.Conv2d(base, classes, 1)
+
+    def forward(self, x):
+        s, h = [], x
+        for k in range(1, self.depth + 1):
+            h = getattr(self, f"down{k}").conv(h if k == 1 else F.max_pool2d(h, 2))
+            s.append(h)
+        h = self.bottleneck.conv(F.max_pool2d(h, 2))
+        for k in range(self.depth, 0, -1):
+            lv = getattr(self, f"up{k}")
+            h = lv.conv(torch.cat([s[k - 1], lv.up(h)], 1))
+        return self.out(h)
+
+
 def forward_case(name, config, model, shape):
     with torch.no_grad():
         for p in model.parameters():   # move PReLU slopes etc. off their defaults
             p.add_(0.05 * torch.randn(p.shape))
+        for mod in model.modules():    # BatchNorm statistics off 0 and 1, so folding them is tested
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.running_mean.copy_(0.2 * torch.randn(mod.running_mean.shape))
+                mod.running_var.copy_(0.5 + torch.rand(mod.running_var.shape))
         x = torch.rand(*shape)
         y = model.eval()(x)
     t = {f"w.{k}": v.clone() for k, v in model.state_dict().items()}
@@ -165,6 +208,8 @@ def main():
     cases.append(forward_case("drunet", '{"width":4,"levels":2,"blocks":1}', DRUNet(), (2, 1, 8, 12)))
     cases.append(forward_case("drunet", '{"channels":3,"width":2,"levels":3,"blocks":2,"residual":0}',
                               DRUNet(3, 2, 3, 2, False), (1, 3, 16, 8)))
+    cases.append(forward_case("dncnn", '{"width":8,"depth":5}', DnCNN(1, 8, 5), (2, 1, 9, 7)))
+    cases.append(forward_case("unet", '{"in_channels":3,"num_classes":2,"base_width":4,"depth":2}', UNet(), (2, 3, 8, 12)))
     write("dncnn_parity", cases)
 
 

@@ -22,11 +22,14 @@
 #include "backend/onednn/onednn_common.h"
 #include "ops/conv_common.h"
 
+#include <stddef.h>
+
 enum { CONV_FWD = 1, CONV_BWD_DATA, CONV_BWD_W, DECONV_FWD, DECONV_BWD_DATA, DECONV_BWD_W };
 
 /* Key layout: kind, threads, x dims, w dims, y dims, params, has_bias,
  * precision (ed_precision). */
-enum { K_KIND = 0, K_THR = 1, K_X = 2, K_W = 6, K_Y = 10, K_P = 14, K_BIAS = 25, K_PREC = 26 };
+enum { K_KIND = 0, K_THR = 1, K_X = 2, K_W = 6, K_Y = 10, K_P = 14, K_BIAS = 27, K_PREC = 28 };
+#define K_RELU (K_P + (int)(offsetof(ed__conv_params, relu) / sizeof(int)))
 
 static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w,
                      const int64_t *ydims, bool bias)
@@ -44,6 +47,7 @@ static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_t
     for (int i = 0; i < np; i++) k->w[K_P + i] = pp[i];
     k->w[K_BIAS] = bias;
     k->w[K_PREC] = ed_get_conv_precision();
+    if (kind != CONV_FWD) k->w[K_RELU] = 0;   /* backward gets gy masked already: one entry */
 }
 
 static bool is_deconv(int kind) { return kind >= DECONV_FWD; }
@@ -153,6 +157,14 @@ static bool build_fwd(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool b
     decode(k, &g, bf16);
     dnnl_primitive_attr_t attr = odnn_attr();
     if (!attr) return false;
+    if (g.p.relu) {   /* y = relu(conv + bias) as an eltwise post-op */
+        dnnl_post_ops_t po = NULL;
+        bool ok = dnnl_post_ops_create(&po) == dnnl_success &&
+                  dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f) == dnnl_success &&
+                  dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
+        if (po) dnnl_post_ops_destroy(po);
+        if (!ok) { dnnl_primitive_attr_destroy(attr); return false; }
+    }
     dnnl_primitive_desc_t pd = fwd_pd(&g, is_deconv((int)k->w[K_KIND]), &g.dst_a, attr, eng);
     dnnl_primitive_attr_destroy(attr);
     if (!pd) return false;

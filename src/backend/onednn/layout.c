@@ -13,7 +13,7 @@
  *   odnn_to_nhwc:   dst[n][p][c] = src[n][c][p]           (f32 or bf16 dst)
  *   odnn_from_nhwc: dst[n][c][p] (=|+=) src[n][p][c]       (f32)
  * with p over H*W. Parallel over images and tiles of 16 positions. The
- * float32 path's nChw16c blocks are NHWC of (N * C / 16, 16, H, W).
+ * float32 path's nChw16c blocks are NHWC of (N * C / 16, 16, H, W). */
 #include "backend/onednn/onednn_common.h"
 
 #if defined(__AVX512F__)
