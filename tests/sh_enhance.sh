@@ -79,6 +79,30 @@ assert d.max() <= 1 and (d > 0).mean() < 1e-3, (d.max(), (d > 0).mean())
 print("python sr ok")
 PYEOF
     expect 0 "python sr ok" -- env PYTHONPATH="${ED_SOURCE_DIR:-$(dirname "$0")/..}/python" $PY "$T/sr.py" "$T/sr3/best.safetensors" "$T/rgbval/$img" "$T/su.png"
+    # A downsampling denoiser (drunet, multiples of 4) on an odd-sized image:
+    # Python pads and crops back as enhance does.
+    expect 0 "val PSNR" -- "$E" train --task denoise --arch drunet --config '{"width":4,"levels":2,"blocks":1}' --data "$T/gray" \
+        --val "$T/grayval" --epochs 1 --steps 2 --batch 2 --patch 16 --out "$T/dru" --threads 2
+    cat > "$T/odd.py" <<'PYEOF'
+import sys, numpy as np, encdec as ed
+img = ed.imread(sys.argv[2])[:37, :41]
+ed.imwrite(sys.argv[3], img)
+m = ed.load_model(sys.argv[1])
+assert m.size_multiple == 4
+y = m((img.astype(np.float32) / 255)[None, None] if img.ndim == 2 else (img.astype(np.float32) / 255).transpose(2, 0, 1)[None].copy())
+assert y.shape == (1, 1, 37, 41), y.shape
+np.save(sys.argv[4], np.floor(np.clip(y[0, 0], 0, 1) * 255 + 0.5))
+print("python odd ok")
+PYEOF
+    expect 0 "python odd ok" -- env PYTHONPATH="${ED_SOURCE_DIR:-$(dirname "$0")/..}/python" $PY "$T/odd.py" "$T/dru/best.safetensors" \
+        "$T/grayval/04.png" "$T/odd.png" "$T/odd.npy"
+    expect 0 "wrote" -- "$E" enhance --model "$T/dru/best.safetensors" "$T/odd.png" -o "$T/odd_enh.png"
+    expect 0 "same as enhance" -- env PYTHONPATH="${ED_SOURCE_DIR:-$(dirname "$0")/..}/python" $PY -c "
+import sys, numpy as np, encdec as ed
+a = np.load('$T/odd.npy'); b = ed.imread('$T/odd_enh.png').astype(np.float64)
+b = b if b.ndim == 2 else b[..., 0]
+assert a.shape == b.shape and np.abs(a - b).max() <= 1, (a.shape, b.shape, np.abs(a - b).max())
+print('same as enhance')"
 else
     echo "python3 with numpy (or ENCDEC_LIB) not found: Python check skipped"
 fi

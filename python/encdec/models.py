@@ -1,7 +1,9 @@
 """ed.load_model(path): a checkpoint as a callable model.
 
 Denoising models take and return float32 (N, C, H, W) in [0, 1] (noisy
-values may leave [0, 1]). Super-resolution models (task "sr") work on the
+values may leave [0, 1]), any H and W: a model that downsamples (drunet,
+unet) gets its input padded by edge replication to its size multiple and
+the result cropped back, as `encdec enhance` does. Super-resolution models (task "sr") work on the
 BT.601 luma: the callable takes RGB (N, 3, H, W) (or gray/Y (N, 1, H, W))
 in [0, 1] and returns it `scale` times larger, the Y channel through the
 network and Cb/Cr upscaled with MATLAB's bicubic, as `encdec enhance` does
@@ -86,17 +88,27 @@ class Model:
         return np.einsum("ij,njhw->nihw", _YCC_INV, hr).astype(np.float32)
 
     def _run(self, x):
-        if isinstance(x, Tensor):
-            xt = x
+        k = self.size_multiple
+        if isinstance(x, Tensor) and (k == 1 or x.numpy().ndim != 4):
+            xt, ph, pw = x, 0, 0
         else:
-            a = np.asarray(x)
+            a = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
             if a.dtype != np.float32:
                 raise Error(f"{self.arch}: input must be float32 (N, C, H, W), got {a.dtype}")
+            ph = pw = 0
+            if k > 1 and a.ndim == 4:   # any size: pad by replication to the model's multiple, crop back
+                ph, pw = -a.shape[2] % k, -a.shape[3] % k
+                if ph or pw:
+                    a = np.pad(a, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge")
             xt = tensor(np.ascontiguousarray(a))
         o = _out()
         with no_grad():
             _check(_lib.ed_model_forward(self._h, xt._h, 0, ctypes.byref(o)))
-        return Tensor(o).numpy()
+        y = Tensor(o).numpy()
+        if ph or pw:
+            s = self.scale
+            y = np.ascontiguousarray(y[:, :, :y.shape[2] - ph * s, :y.shape[3] - pw * s])
+        return y
 
     def __repr__(self):
         return f"encdec.Model(arch={self.arch!r}, task={self.task!r})"
