@@ -1,7 +1,38 @@
 /* Typed loops for batch_norm.c (see typed.h). x is viewed as (N, C, S):
  * plane (n, c) holds S contiguous elements. Reductions over a channel sum
- * each plane in order into its own partial (parallel over planes), then the
- * partials in n order: fixed chunks, so results do not depend on threads. */
+ * each plane into its own partial (parallel over planes), then the partials
+ * in n order: fixed chunks, so results do not depend on threads. Within a
+ * plane, element i goes to lane i % BN_LANES and the lanes are added in
+ * order at the end: BN_LANES independent double chains the compiler keeps
+ * in vector registers (one chain is bound by the add latency, about 4x
+ * slower), in an order that is still fixed. */
+
+#ifndef BN_LANES
+#define BN_LANES 8
+static inline double bn_lanes_total(const double *a)
+{
+    double s = 0;
+    for (int l = 0; l < BN_LANES; l++) s += a[l];
+    return s;
+}
+#endif
+
+/* The sum of p[i] over a plane, or with sq of (p[i] - m)^2. */
+static inline double K(bn_plane_sum)(const T *p, int64_t S, int sq, double m)
+{
+    double acc[BN_LANES] = { 0 };
+    int64_t i = 0;
+    if (sq) {
+        for (; i + BN_LANES <= S; i += BN_LANES)
+            for (int l = 0; l < BN_LANES; l++) acc[l] += ((double)p[i + l] - m) * ((double)p[i + l] - m);
+        for (; i < S; i++) acc[i % BN_LANES] += ((double)p[i] - m) * ((double)p[i] - m);
+    } else {
+        for (; i + BN_LANES <= S; i += BN_LANES)
+            for (int l = 0; l < BN_LANES; l++) acc[l] += (double)p[i + l];
+        for (; i < S; i++) acc[i % BN_LANES] += (double)p[i];
+    }
+    return bn_lanes_total(acc);
+}
 
 /* Per-channel batch mean and biased variance, in double, two passes (a
  * one-pass sum of squares loses digits when |mean| >> std). part: N*C. */
@@ -11,10 +42,7 @@ static void K(bn_batch_stats)(const T *x, int64_t N, int64_t C, int64_t S, doubl
     const double M = (double)(N * S);
     ED_PARALLEL_FOR_IF(P * S > 32768)
     for (int64_t p = 0; p < P; p++) {
-        const T *xp = x + p * S;
-        double s = 0;
-        for (int64_t i = 0; i < S; i++) s += xp[i];
-        part[p] = s;
+        part[p] = K(bn_plane_sum)(x + p * S, S, 0, 0.0);
     }
     for (int64_t c = 0; c < C; c++) {
         double s = 0;
@@ -23,11 +51,7 @@ static void K(bn_batch_stats)(const T *x, int64_t N, int64_t C, int64_t S, doubl
     }
     ED_PARALLEL_FOR_IF(P * S > 32768)
     for (int64_t p = 0; p < P; p++) {
-        const T *xp = x + p * S;
-        const double m = mean[p % C];
-        double s = 0;
-        for (int64_t i = 0; i < S; i++) s += ((double)xp[i] - m) * ((double)xp[i] - m);
-        part[p] = s;
+        part[p] = K(bn_plane_sum)(x + p * S, S, 1, mean[p % C]);
     }
     for (int64_t c = 0; c < C; c++) {
         double s = 0;
@@ -82,13 +106,19 @@ static void K(bn_backward)(const T *x, const T *w, const T *gy, const double *me
         for (int64_t p = 0; p < P; p++) {
             const T *xp = x + p * S, *gp = gy + p * S;
             const double m = mean[p % C];
-            double a = 0, b = 0;
-            for (int64_t i = 0; i < S; i++) {
-                a += gp[i];
-                b += (double)gp[i] * ((double)xp[i] - m);
+            double a[BN_LANES] = { 0 }, b[BN_LANES] = { 0 };
+            int64_t i = 0;
+            for (; i + BN_LANES <= S; i += BN_LANES)
+                for (int l = 0; l < BN_LANES; l++) {
+                    a[l] += (double)gp[i + l];
+                    b[l] += (double)gp[i + l] * ((double)xp[i + l] - m);
+                }
+            for (; i < S; i++) {
+                a[i % BN_LANES] += (double)gp[i];
+                b[i % BN_LANES] += (double)gp[i] * ((double)xp[i] - m);
             }
-            part[2 * p] = a;
-            part[2 * p + 1] = b;
+            part[2 * p] = bn_lanes_total(a);
+            part[2 * p + 1] = bn_lanes_total(b);
         }
         for (int64_t c = 0; c < C; c++) {
             double a = 0, b = 0;
