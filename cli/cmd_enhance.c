@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int run(const char *model_path, const char *in, const char *outp, int tile, int overlap)
+static int run(const char *model_path, const char *in, const char *outp, int tile, int overlap, int ensemble)
 {
     ed_model *m = NULL;
     if (ed_model_load(model_path, &m) != ED_OK) return cli_lib_error("loading the model");
@@ -30,7 +30,7 @@ static int run(const char *model_path, const char *in, const char *outp, int til
     if (ed_image_new(p.w * s, p.h * s, p.c, 8, &res) != ED_OK) { rc = cli_lib_error(NULL); goto out; }
     ed_image_free(img);
     img = NULL;
-    if ((rc = enhance_planes(m, &p, tile, overlap, res->data))) goto out;
+    if ((rc = enhance_planes(m, &p, tile, overlap, ensemble, res->data))) goto out;
     if (ed_image_save_png(outp, res) != ED_OK) rc = cli_lib_error(NULL);
     else printf("wrote %s (%dx%d)\n", outp, res->width, res->height);
 out:
@@ -43,19 +43,23 @@ out:
 int cmd_enhance(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: encdec enhance --model M.safetensors IN.png -o OUT.png [--tile T] [--overlap O] [--threads N]\n\n"
+        printf("usage: encdec enhance --model M.safetensors IN.png -o OUT.png [--tile T] [--overlap O] [--ensemble]\n"
+               "                      [--threads N]\n\n"
                "Denoises IN with a denoising checkpoint, or upscales it with a super-resolution one\n"
                "(colour: Y through the model, Cb/Cr bicubic). Any size: tiles of T x T pixels (default\n"
-               "256) with O pixels of context on each side (default 48) keep memory bounded.\n");
+               "256) with O pixels of context on each side (default 48) keep memory bounded.\n"
+               "--ensemble averages the model over the 8 flips and quarter turns of each tile\n"
+               "(EDSR+'s self-ensemble: a little more PSNR for 8 times the time).\n");
         return 0;
     }
     const char *model = NULL, *in = NULL, *outp = NULL;
-    int tile = 256, overlap = 48;
+    int tile = 256, overlap = 48, ensemble = 0;
     for (int i = 1; i < argc; i++) {
         bool missing = false;
         const char *v;
         long n;
-        if ((v = cli_value(argc, argv, &i, "--model", &missing))) model = v;
+        if (cli_flag(argv, &i, "--ensemble")) ensemble = 1;
+        else if ((v = cli_value(argc, argv, &i, "--model", &missing))) model = v;
         else if ((v = cli_value(argc, argv, &i, "-o", &missing)) || (v = cli_value(argc, argv, &i, "--output", &missing))) outp = v;
         else if ((v = cli_value(argc, argv, &i, "--tile", &missing))) {
             if (!cli_parse_int(v, 8, 8192, &n)) return cli_usage("enhance", "--tile takes an integer 8..8192, got '%s'", v);
@@ -74,5 +78,5 @@ int cmd_enhance(int argc, char **argv)
     if (!model) return cli_usage("enhance", "--model is required");
     if (!in) return cli_usage("enhance", "an input image is required");
     if (!outp) return cli_usage("enhance", "-o OUT.png is required");
-    return run(model, in, outp, tile, overlap);
+    return run(model, in, outp, tile, overlap, ensemble);
 }

@@ -73,7 +73,7 @@ int demo_shipped(const char *data_root, const char *out_dir)
         snprintf(pic, sizeof pic, "%s/%s", out_dir, runs[i].picture);
         if (!exists(runs[i].model)) { printf("%s: %s not found (run make demo from the project root)\n", runs[i].what, runs[i].model); continue; }
         if (!data_root || !exists(dir)) { printf("%s: skipped, %s not found\n", runs[i].what, dir); continue; }
-        eval_opts eo = { runs[i].task, dir, 25.0, 0, 3, 256, 48, 0, 0 };
+        eval_opts eo = { runs[i].task, dir, 25.0, 0, 3, 256, 48, 0, 0, 0 };
         int rc = show(runs[i].model, &eo, runs[i].idx, runs[i].what, pic);
         if (rc) return rc;
     }

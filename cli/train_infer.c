@@ -53,10 +53,44 @@ int model_scale(const ed_model *m)
 
 static inline uint8_t q8(double v) { return (uint8_t)(v <= 0 ? 0 : v >= 1 ? 255 : floor(v * 255 + 0.5)); }
 
+/* The model on x, or with ensemble the mean over the 8 dihedral transforms
+ * t = (h flip, k quarter turns) of model(t(x)) turned back by t^-1. */
+static ed_status forward_tile(ed_model *m, const ed_tensor *x, int ensemble, ed_tensor **y)
+{
+    if (!ensemble) return ed_model_forward(m, x, 0, y);
+    *y = NULL;
+    ed_tensor *sum = NULL;
+    ed_status st = ED_OK;
+    for (int t = 0; t < 8 && st == ED_OK; t++) {
+        int flip = t >> 2, k = t & 3;
+        ed_tensor *a = NULL, *b = NULL, *o = NULL, *c = NULL, *d = NULL;
+        st = flip ? ed_aug_flip(x, 1, &a) : ED_OK;
+        if (st == ED_OK) st = ed_aug_rot90(flip ? a : x, k, &b);
+        if (st == ED_OK) st = ed_model_forward(m, b, 0, &o);
+        if (st == ED_OK) st = ed_aug_rot90(o, -k, &c);
+        if (st == ED_OK && flip) st = ed_aug_flip(c, 1, &d);
+        if (st == ED_OK) {
+            const ed_tensor *r = flip ? d : c;
+            if (!sum) st = ed_tensor_clone(r, &sum);
+            else {
+                float *sv = ed__f32(sum);
+                const float *rv = ed__cf32(r);
+                for (int64_t i = 0; i < sum->numel; i++) sv[i] += rv[i];
+            }
+        }
+        ed_tensor_free(a); ed_tensor_free(b); ed_tensor_free(o); ed_tensor_free(c); ed_tensor_free(d);
+    }
+    if (st != ED_OK) { ed_tensor_free(sum); return st; }
+    float *sv = ed__f32(sum);
+    for (int64_t i = 0; i < sum->numel; i++) sv[i] *= 0.125f;
+    *y = sum;
+    return ED_OK;
+}
+
 /* One tile: rows [y0, y1) x cols [x0, x1) of in (the context included);
  * writes the core [cy0, cy1) x [cx0, cx1) at scale s into out. */
-static ed_status run_tile(ed_model *m, const planes *in, int s, int y0, int y1, int x0, int x1, int cy0, int cy1, int cx0, int cx1,
-                          uint8_t *out)
+static ed_status run_tile(ed_model *m, const planes *in, int s, int ensemble, int y0, int y1, int x0, int x1, int cy0, int cy1,
+                          int cx0, int cx1, uint8_t *out)
 {
     int eh = y1 - y0, ew = x1 - x0, mc = ed_model_in_channels(m), c = in->c, W = in->w * s;
     size_t ihw = (size_t)in->h * in->w;
@@ -85,7 +119,7 @@ static ed_status run_tile(ed_model *m, const planes *in, int s, int y0, int y1, 
     int k = ed_model_size_multiple(m);
     int64_t ph = (k - eh % k) % k, pw = (k - ew % k) % k;
     if (st == ED_OK) st = ed_pad(x, (int64_t[]){ 0, pw, 0, ph }, 4, ED_PAD_REPLICATE, 0, &xp);
-    if (st == ED_OK) st = ed_model_forward(m, xp, 0, &y);
+    if (st == ED_OK) st = forward_tile(m, xp, ensemble, &y);
     ed_tensor *rgb = NULL;
     int64_t oh = (int64_t)eh * s, ow = (int64_t)ew * s;
     if (st == ED_OK && sr_colour) {
@@ -116,7 +150,7 @@ static ed_status run_tile(ed_model *m, const planes *in, int s, int y0, int y1, 
     return st;
 }
 
-int enhance_planes(ed_model *m, const planes *in, int tile, int overlap, uint8_t *out)
+int enhance_planes(ed_model *m, const planes *in, int tile, int overlap, int ensemble, uint8_t *out)
 {
     int s = model_scale(m), mc = ed_model_in_channels(m);
     if (!(in->c == mc || (s > 1 && mc == 1 && in->c == 3)))
@@ -133,7 +167,7 @@ int enhance_planes(ed_model *m, const planes *in, int tile, int overlap, uint8_t
             int cy1 = ty + tile < in->h ? ty + tile : in->h, cx1 = tx + tile < in->w ? tx + tile : in->w;
             int y0 = ty - overlap > 0 ? ty - overlap : 0, x0 = tx - overlap > 0 ? tx - overlap : 0;
             int y1 = cy1 + overlap < in->h ? cy1 + overlap : in->h, x1 = cx1 + overlap < in->w ? cx1 + overlap : in->w;
-            st = run_tile(m, in, s, y0, y1, x0, x1, ty, cy1, tx, cx1, out);
+            st = run_tile(m, in, s, ensemble, y0, y1, x0, x1, ty, cy1, tx, cx1, out);
         }
     ed_no_grad_end();
     return st == ED_OK ? 0 : cli_lib_error("running the model");
@@ -229,7 +263,7 @@ static int eval_one(ed_model *m, const eval_opts *o, int idx, const char *path, 
     uint8_t *out = malloc(n);
     float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float)), *ni = malloc(n * sizeof(float));
     if (!out || !a || !b || !ni) rc = cli_error("out of memory");
-    if (!rc) rc = enhance_planes(m, &in, o->tile, o->overlap, out);
+    if (!rc) rc = enhance_planes(m, &in, o->tile, o->overlap, o->ensemble, out);
     if (!rc) {
         /* planar [0,1] reference -> interleaved 0..255 (8-bit values) */
         for (int k = 0; k < ref.c; k++)

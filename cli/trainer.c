@@ -389,7 +389,7 @@ int train_run(const train_opts *o)
         clock += train_s;
         last_epoch = epoch + 1;
         if (o->val_dir) {
-            eval_opts eo = { o->task, o->val_dir, o->val_sigma >= 0 ? o->val_sigma : o->sigma_hi, 0, s, o->tile, o->overlap, o->val_limit, 0 };
+            eval_opts eo = { o->task, o->val_dir, o->val_sigma >= 0 ? o->val_sigma : o->sigma_hi, 0, s, o->tile, o->overlap, o->val_limit, 0, 0 };
             eval_result er;
             ed_precision prec = ed_get_conv_precision();
             ed_set_conv_precision(ED_PRECISION_F32);

@@ -33,8 +33,11 @@ int model_scale(const ed_model *m);
 /* Runs m on in (c = model channels; for SR also c = 3: Y through the
  * model, Cb/Cr bicubic) in tiles of tile x tile with `overlap` pixels of
  * context on each side, writing the 8-bit result, (h*s) x (w*s) x c
- * interleaved, to out. Returns a CLI exit status (0 on success). */
-int enhance_planes(ed_model *m, const planes *in, int tile, int overlap, uint8_t *out);
+ * interleaved, to out. ensemble = 1: the geometric self-ensemble of EDSR+
+ * (Lim et al. 2017): each tile through the model in its 8 flips and
+ * quarter turns, each result turned back, the mean taken (8x the time).
+ * Returns a CLI exit status (0 on success). */
+int enhance_planes(ed_model *m, const planes *in, int tile, int overlap, int ensemble, uint8_t *out);
 
 typedef struct eval_opts {
     const char *task;       /* "denoise" | "sr" */
@@ -45,6 +48,7 @@ typedef struct eval_opts {
     int tile, overlap;
     int limit;              /* 0: every image */
     int verbose;            /* one line per image */
+    int ensemble;           /* 1: x8 self-ensemble (enhance_planes) */
 } eval_opts;
 typedef struct eval_result { double psnr, ssim, psnr_input; int images; } eval_result;
 

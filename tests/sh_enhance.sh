@@ -103,6 +103,23 @@ a = np.load('$T/odd.npy'); b = ed.imread('$T/odd_enh.png').astype(np.float64)
 b = b if b.ndim == 2 else b[..., 0]
 assert a.shape == b.shape and np.abs(a - b).max() <= 1, (a.shape, b.shape, np.abs(a - b).max())
 print('same as enhance')"
+    # --ensemble is the mean of the model over the 8 flips and quarter turns.
+    expect 0 "wrote" -- "$E" enhance --model "$T/dru/best.safetensors" "$T/grayval/04.png" -o "$T/ens.png" --ensemble --tile 4096
+    expect 0 "ensemble ok" -- env PYTHONPATH="${ED_SOURCE_DIR:-$(dirname "$0")/..}/python" $PY -c "
+import numpy as np, encdec as ed
+m = ed.load_model('$T/dru/best.safetensors')
+x = ed.imread('$T/grayval/04.png').astype(np.float32)[None, None] / 255
+acc = 0
+for f in (0, 1):
+    for k in range(4):
+        t = np.rot90(x[..., ::-1] if f else x, k, axes=(2, 3)).copy()
+        y = np.rot90(m(t), -k, axes=(2, 3))
+        acc = acc + (y[..., ::-1] if f else y)
+q = np.floor(np.clip(acc[0, 0] / 8, 0, 1) * 255 + 0.5)
+d = np.abs(q - ed.imread('$T/ens.png').astype(np.float64))
+assert d.max() <= 1 and (d > 0).mean() < 1e-3, (d.max(), (d > 0).mean())
+assert np.abs(m(x, ensemble=True) - acc / 8).max() < 1e-5
+print('ensemble ok')"
 else
     echo "python3 with numpy (or ENCDEC_LIB) not found: Python check skipped"
 fi
@@ -138,5 +155,6 @@ expect 2 "f32 or bf16" -- "$E" train --task denoise --precision f16 --data "$T/g
 expect 2 "LO,HI" -- "$E" train --task denoise --sigma-range 50,10 --data "$T/gray"
 expect 2 "--scale takes" -- "$E" eval --task sr --model "$T/sr3/best.safetensors" --data "$T/rgbval" --scale 5
 expect 0 "usage" -- "$E" eval --task sr --help
+expect 0 '"ensemble":true' -- "$E" eval --task denoise --model "$T/dn/best.safetensors" --data "$T/grayval" --ensemble
 
 finish

@@ -68,20 +68,35 @@ class Model:
         """The upscaling factor (1 for models that keep the size)."""
         return int(self.config.get("scale", 1)) if self.task == "sr" else 1
 
-    def __call__(self, x):
+    def __call__(self, x, ensemble=False):
+        """ensemble=True: the mean over the 8 flips and quarter turns of the
+        input, each result turned back (EDSR+'s self-ensemble; `encdec
+        enhance --ensemble`), for a little more PSNR at 8 times the time."""
+        run = self._ensemble if ensemble else self._run
         if self.task == "sr":
-            return self._sr(x)
-        return self._run(x)
+            return self._sr(x, run)
+        return run(x)
 
-    def _sr(self, x):
+    def _ensemble(self, x):
+        a = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+        acc = None
+        for f in (False, True):
+            for k in range(4):
+                t = np.ascontiguousarray(np.rot90(a[..., ::-1] if f else a, k, axes=(2, 3)))
+                y = np.rot90(self._run(t), -k, axes=(2, 3))
+                y = y[..., ::-1] if f else y
+                acc = y.astype(np.float64) if acc is None else acc + y
+        return (acc / 8).astype(np.float32)
+
+    def _sr(self, x, run):
         a = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
         if a.dtype != np.float32 or a.ndim != 4 or a.shape[1] not in (1, 3):
             raise Error(f"{self.arch}: input must be float32 (N, 3, H, W) RGB or (N, 1, H, W) Y in [0, 1], "
                         f"got {a.dtype} {tuple(a.shape)}")
         if a.shape[1] == 1:
-            return self._run(a)
+            return run(a)
         ycc = np.einsum("ij,njhw->nihw", _YCC, a.astype(np.float64)) + _YCC_OFF[None, :, None, None]
-        y = self._run(np.ascontiguousarray(ycc[:, :1], dtype=np.float32)).astype(np.float64)
+        y = run(np.ascontiguousarray(ycc[:, :1], dtype=np.float32)).astype(np.float64)
         s = self.scale
         cbcr = np.stack([_bicubic(ycc[n, 1:].astype(np.float32), s) for n in range(a.shape[0])]).astype(np.float64)
         hr = np.concatenate([y, cbcr], axis=1) - _YCC_OFF[None, :, None, None]
