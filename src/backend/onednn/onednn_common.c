@@ -122,28 +122,26 @@ static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_
     return r;
 }
 
-/* Whether a's reorder is NCHW f32 <-> NHWC (f32, or bf16 inwards) or
- * NCHW f32 <-> nChw16c f32 with C a multiple of 16, which layout.c does
- * faster; records the kind and the sizes. nChw16c of (N, C, H, W) is
- * NHWC of (N * C / 16, 16, H, W), so one loop serves both. */
+/* Whether a's reorder is NCHW f32 <-> NHWC (f32, or bf16 inwards), which
+ * layout.c does faster than oneDNN's jit:uni reorder; records the kind and
+ * the sizes. (The float32 path's nChw16c is NHWC of (N * C / 16, 16, H, W)
+ * and layout.c could do it too, but oneDNN's jit:blk reorder for it was as
+ * fast or faster: measured 30.6 vs 32.1 ms for a conv2d forward on
+ * 8x64x128x128, 2 threads, quiet machine, so it keeps that one.) */
 static void fast_kind(odnn_arg *a)
 {
     const dnnl_memory_desc_t *u = &a->user_md, *q = &a->prim_md;
     if (u->ndims != 4 || u->data_type != dnnl_f32) return;
-    dnnl_memory_desc_t plain, nhwc, blk;
+    dnnl_memory_desc_t plain, nhwc;
     odnn_md(&plain, 4, u->dims, dnnl_abcd);
     if (!dnnl_memory_desc_equal(u, &plain)) return;
     dnnl_data_type_t dt = q->data_type;
     if (dt != dnnl_f32 && !(dt == dnnl_bf16 && !a->output)) return;
     odnn_md_dt(&nhwc, 4, u->dims, dt, dnnl_acdb);
-    odnn_md_dt(&blk, 4, u->dims, dt, dnnl_aBcd16b);
     int64_t N = u->dims[0], C = u->dims[1];
     if (dnnl_memory_desc_equal(q, &nhwc)) {
         a->fn = N;
         a->fc = C;
-    } else if (dt == dnnl_f32 && C % 16 == 0 && dnnl_memory_desc_equal(q, &blk)) {
-        a->fn = N * C / 16;
-        a->fc = 16;
     } else {
         return;
     }
