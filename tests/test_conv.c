@@ -571,8 +571,11 @@ static void test_errors(void)
 static void fused_case(ed_dtype dt, int N, int C, int H, int W, int M, int k, int stride, int pad, int bias)
 {
     int64_t xs[4] = { N, C, H, W }, ws[4] = { M, C, k, k }, bs = M;
-    ed_tensor *x = leaf(check_randn(dt, 4, xs, 61)), *w = leaf(check_randn(dt, 4, ws, 62));
-    ed_tensor *b = bias ? leaf(check_randn(dt, 1, &bs, 63)) : NULL;
+    ed_tensor *x0 = check_randn(dt, 4, xs, 61), *w0 = check_randn(dt, 4, ws, 62), *b0 = bias ? check_randn(dt, 1, &bs, 63) : NULL;
+    ed_tensor *x = leaf(x0), *w = leaf(w0), *b = leaf(b0);
+    ed_tensor_free(x0);
+    ed_tensor_free(w0);
+    ed_tensor_free(b0);
     conv_call plain, fused;
     memset(&plain, 0, sizeof plain);
     ed_conv2d_args_default(&plain.c);
