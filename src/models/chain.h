@@ -21,27 +21,27 @@ static inline ed_status ed__chain_set(ed_tensor **h, ed_status st, ed_tensor *y)
     return ED_OK;
 }
 
-/* 'same' convolution for odd k: padding (k - 1) / 2. */
-static inline ed_status ed__chain_conv(ed_tensor **h, const ed_tensor *w, const ed_tensor *b, int pad)
+/* Convolution with padding pad ('same' for odd k: (k - 1) / 2), with the
+ * ReLU fused in when relu = 1 (conv2d's relu). */
+static inline ed_status ed__chain_conv_act(ed_tensor **h, const ed_tensor *w, const ed_tensor *b, int pad, int relu)
 {
     ed_conv2d_args a;
     ed_conv2d_args_default(&a);
     a.padding[0] = a.padding[1] = pad;
+    a.relu = relu;
     ed_tensor *y = NULL;
     ed_status st = ed_conv2d(*h, w, b, &a, &y);
     return ed__chain_set(h, st, y);
 }
 
-/* The same followed by ReLU, fused into the convolution (conv2d's relu). */
+static inline ed_status ed__chain_conv(ed_tensor **h, const ed_tensor *w, const ed_tensor *b, int pad)
+{
+    return ed__chain_conv_act(h, w, b, pad, 0);
+}
+
 static inline ed_status ed__chain_conv_relu(ed_tensor **h, const ed_tensor *w, const ed_tensor *b, int pad)
 {
-    ed_conv2d_args a;
-    ed_conv2d_args_default(&a);
-    a.padding[0] = a.padding[1] = pad;
-    a.relu = 1;
-    ed_tensor *y = NULL;
-    ed_status st = ed_conv2d(*h, w, b, &a, &y);
-    return ed__chain_set(h, st, y);
+    return ed__chain_conv_act(h, w, b, pad, 1);
 }
 
 static inline ed_status ed__chain_relu(ed_tensor **h)

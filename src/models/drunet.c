@@ -148,13 +148,8 @@ static ed_status drunet_run(const drunet_state *s, const ed_tensor *x, ed_tensor
 
 static ed_status drunet_forward(ed_model *m, const ed_tensor *x, int training, ed_tensor **y)
 {
-    (void)training;
+    (void)training;   /* sizes are checked against size_multiple by ed_model_forward */
     const drunet_state *s = m->state;
-    if (x->shape[2] % m->size_multiple || x->shape[3] % m->size_multiple) {
-        char sh[ED_SHAPE_BUF];
-        return ed__err(ED_E_SHAPE, "drunet: height and width must be multiples of %d (levels %d), got %s", m->size_multiple,
-                       s->levels, ed__shape_str(x, sh));
-    }
     ed_tensor *skip[DRU_MAX_LEVELS + 1] = { NULL }, *h = ed_tensor_retain((ed_tensor *)x);
     ed_status st = drunet_run(s, x, skip, &h, y);
     ed__chain_free(skip, DRU_MAX_LEVELS + 1);

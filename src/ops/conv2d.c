@@ -175,36 +175,6 @@ static ed_status conv2d_setup(const ed_tensor *x, const ed_tensor *w, const ed_t
     return ED_OK;
 }
 
-/* relu = 1: y = max(0, y) in place (the reference path's post-op), or the
- * gradient through it: g = gy where y > 0, else 0 (relu'(0) = 0). */
-static void relu_inplace(ed_tensor *y)
-{
-    if (y->dtype == ED_F32) {
-        float *v = y->data;
-        ED_PARALLEL_FOR_IF(y->numel > 32768)
-        for (int64_t i = 0; i < y->numel; i++) v[i] = v[i] > 0 ? v[i] : 0.0f;
-    } else {
-        double *v = y->data;
-        ED_PARALLEL_FOR_IF(y->numel > 32768)
-        for (int64_t i = 0; i < y->numel; i++) v[i] = v[i] > 0 ? v[i] : 0.0;
-    }
-}
-
-static void relu_mask(const ed_tensor *y, const ed_tensor *gy, ed_tensor *g)
-{
-    if (y->dtype == ED_F32) {
-        const float *yv = y->data, *gv = gy->data;
-        float *o = g->data;
-        ED_PARALLEL_FOR_IF(y->numel > 32768)
-        for (int64_t i = 0; i < y->numel; i++) o[i] = yv[i] > 0 ? gv[i] : 0.0f;
-    } else {
-        const double *yv = y->data, *gv = gy->data;
-        double *o = g->data;
-        ED_PARALLEL_FOR_IF(y->numel > 32768)
-        for (int64_t i = 0; i < y->numel; i++) o[i] = yv[i] > 0 ? gv[i] : 0.0;
-    }
-}
-
 static ed_status conv2d_backward_with(const conv2d_ctx *c, ed_node *n, ed_tensor *gy)
 {
     ed_tensor *x = n->in[0], *w = n->in[1], *gx, *gw, *gb;
@@ -227,7 +197,7 @@ static ed_status conv2d_backward(ed_node *n)
     if (!c->p.relu) return conv2d_backward_with(c, n, gy);
     ed_tensor *gm = NULL;
     ED_TRY(ed__alloc(gy->dtype, gy->ndim, gy->shape, &gm));
-    relu_mask(y, gy, gm);
+    ED_DISPATCH_FLOAT(y->dtype, relu_mask, y->data, gy->data, gm->data, y->numel);
     ed_status st = conv2d_backward_with(c, n, gm);
     ed_tensor_free(gm);
     return st;
@@ -272,7 +242,7 @@ ed_status ed_conv2d(const ed_tensor *x, const ed_tensor *weight, const ed_tensor
     } else {
         ed__conv_fill_bias(x->dtype, c.g.N, c.cout, c.g.Ho * c.g.Wo, bias ? bias->data : NULL, y->data);
         st = ed__conv_fwd(x->dtype, &c.g, x->data, weight->data, y->data);
-        if (st == ED_OK && c.p.relu) relu_inplace(y);
+        if (st == ED_OK && c.p.relu) ED_DISPATCH_FLOAT(y->dtype, relu_inplace, y->data, y->numel);
     }
     ed_node *node;
     if (st == ED_OK) st = ed__record(y, "conv2d", conv2d_backward, 3, (const ed_tensor *const[]){ x, weight, bias }, &c,
