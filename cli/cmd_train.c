@@ -2,7 +2,9 @@
  * model (the loop is in trainer.c). */
 #include "trainer.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void help(void)
@@ -19,6 +21,8 @@ static void help(void)
            "  --val-sigma S         sigma of the validation noise (default: --sigma, or HI)\n"
            "  --scale 2|3|4         sr: the upscaling factor (default 3)\n"
            "  --patch P             patch size (LR size for sr; HR patches are P*scale) (default 40)\n"
+           "  --rescale F,F,..      each training image also enters downscaled by these factors (MATLAB bicubic),\n"
+           "                        e.g. 0.9,0.8,0.7,0.6: FSRCNN's augmented T91\n"
            "  --batch B             patches per step (default 64)\n"
            "  --epochs N            (default 10)\n"
            "  --steps N             steps per epoch (default: one pass over the training pixels)\n"
@@ -43,6 +47,23 @@ static int parse_int(const char *opt, const char *v, long lo, long hi, long *n)
 {
     if (!cli_parse_int(v, lo, hi, n)) return cli_usage("train", "%s takes an integer in %ld..%ld, got '%s'", opt, lo, hi, v);
     return 0;
+}
+
+/* --rescale F,F,..: up to 8 factors in (0, 1). */
+static int parse_factors(const char *v, train_opts *o)
+{
+    const char *p = v;
+    o->n_rescale = 0;
+    for (;;) {
+        char *end;
+        errno = 0;
+        double f = strtod(p, &end);
+        if (end == p || errno || !(f > 0 && f < 1) || (*end && *end != ',') || o->n_rescale == 8)
+            return cli_usage("train", "--rescale takes up to 8 factors between 0 and 1 separated by commas (e.g. 0.9,0.8,0.7,0.6), got '%s'", v);
+        o->rescale[o->n_rescale++] = f;
+        if (!*end) return 0;
+        p = end + 1;
+    }
 }
 
 int cmd_train(int argc, char **argv)
@@ -92,6 +113,8 @@ int cmd_train(int argc, char **argv)
                 return cli_usage("train", "--sigma-range takes LO,HI with 0 <= LO <= HI <= 255, got '%s'", v);
             o.sigma_lo = lo; o.sigma_hi = hi;
             sigma_given = 1;
+        } else if ((v = cli_value(argc, argv, &i, "--rescale", &missing))) {
+            if ((rc = parse_factors(v, &o))) return rc;
         } else if ((v = cli_value(argc, argv, &i, "--val-sigma", &missing))) {
             if (!cli_parse_double(v, 0, 255, &x)) return cli_usage("train", "--val-sigma takes a number in 0..255, got '%s'", v);
             o.val_sigma = x;

@@ -78,14 +78,59 @@ static void to_y(planes *p)
     p->c = 1;
 }
 
+/* Adds one training image (planes p, consumed) to d; 0 or a CLI status. */
+static int add_image(const train_opts *o, tset *d, const char *path, planes *p)
+{
+    int sr = !strcmp(o->task, "sr"), s = d->s, rc = 0;
+    timg *t = &d->im[d->n];
+    if (!sr) {
+        if (p->c != d->c) { rc = cli_error("%s has %d channel%s but the model takes %d", path, p->c, p->c == 1 ? "" : "s", d->c); planes_free(p); return rc; }
+        t->h = p->h; t->w = p->w; t->in = p->v; t->target = NULL;
+        p->v = NULL;
+    } else {
+        ed_tensor *x = NULL, *lr = NULL, *hr = NULL;
+        if (p->h < s * o->patch || p->w < s * o->patch) { planes_free(p); return 0; }
+        ed_status st = ed_tensor_from_data(ED_F32, 3, (int64_t[]){ p->c, p->h, p->w }, p->v, &x);
+        if (st == ED_OK) st = ed_sr_pair(x, s, &lr, &hr);
+        if (st != ED_OK) { rc = cli_lib_error(path); }
+        else {
+            planes L = { p->c, (int)lr->shape[1], (int)lr->shape[2], malloc((size_t)ed_tensor_numel(lr) * sizeof(float)) };
+            planes Hh = { p->c, (int)hr->shape[1], (int)hr->shape[2], malloc((size_t)ed_tensor_numel(hr) * sizeof(float)) };
+            if (!L.v || !Hh.v) rc = cli_error("out of memory");
+            else {
+                for (int64_t j = 0; j < ed_tensor_numel(lr); j++) {   /* LR stored as 8-bit */
+                    double v = ed__cf32(lr)[j];
+                    L.v[j] = (float)((v <= 0 ? 0 : v >= 1 ? 255 : floor(v * 255 + 0.5)) / 255.0);
+                }
+                memcpy(Hh.v, hr->data, (size_t)ed_tensor_numel(hr) * sizeof(float));
+                to_y(&L); to_y(&Hh);
+                t->h = L.h; t->w = L.w; t->in = L.v; t->target = Hh.v;
+                L.v = Hh.v = NULL;
+            }
+            free(L.v); free(Hh.v);
+        }
+        ed_tensor_free(x); ed_tensor_free(lr); ed_tensor_free(hr);
+        planes_free(p);
+        if (rc) return rc;
+    }
+    if (t->h < o->patch || t->w < o->patch) { free(t->in); free(t->target); t->in = t->target = NULL; return 0; }
+    d->cum[d->n + 1] = d->cum[d->n] + (double)(t->h - o->patch + 1) * (t->w - o->patch + 1);
+    d->n++;
+    return 0;
+}
+
+/* Every image of --data, and with --rescale also each one downscaled (MATLAB
+ * bicubic with antialiasing, out = ceil(in * f)) by each factor f: the
+ * "augmented T91" of FSRCNN (factors 0.9 0.8 0.7 0.6; the dihedral turns are
+ * drawn per patch). An SR pair is then made from each version. */
 static int load_train(const train_opts *o, int c, tset *d)
 {
     ed_file_list *fl;
     if (ed_file_list_images(o->data_dir, 0, &fl) != ED_OK) return cli_lib_error("reading the training images");
-    int sr = !strcmp(o->task, "sr"), s = sr ? o->scale : 1, rc = 0;
+    int sr = !strcmp(o->task, "sr"), s = sr ? o->scale : 1, rc = 0, versions = 1 + o->n_rescale;
     d->c = c; d->s = s; d->P = o->patch;
-    d->im = calloc((size_t)fl->n, sizeof *d->im);
-    d->cum = calloc((size_t)fl->n + 1, sizeof *d->cum);
+    d->im = calloc((size_t)fl->n * versions, sizeof *d->im);
+    d->cum = calloc((size_t)fl->n * versions + 1, sizeof *d->cum);
     if (!d->im || !d->cum) { ed_file_list_free(fl); return cli_error("out of memory"); }
     for (int i = 0; i < fl->n && !rc; i++) {
         ed_image *img;
@@ -93,40 +138,17 @@ static int load_train(const train_opts *o, int c, tset *d)
         if (ed_image_load(fl->paths[i], 0, &img) != ED_OK) { rc = cli_lib_error(NULL); break; }
         rc = planes_from_image(img, &p);
         ed_image_free(img);
-        if (rc) break;
-        timg *t = &d->im[d->n];
-        if (!sr) {
-            if (p.c != c) { rc = cli_error("%s has %d channel%s but the model takes %d", fl->paths[i], p.c, p.c == 1 ? "" : "s", c); planes_free(&p); break; }
-            t->h = p.h; t->w = p.w; t->in = p.v; t->target = NULL;
-        } else {
-            ed_tensor *x = NULL, *lr = NULL, *hr = NULL;
-            if (p.h < s * o->patch || p.w < s * o->patch) { planes_free(&p); continue; }
-            ed_status st = ed_tensor_from_data(ED_F32, 3, (int64_t[]){ p.c, p.h, p.w }, p.v, &x);
-            if (st == ED_OK) st = ed_sr_pair(x, s, &lr, &hr);
-            if (st != ED_OK) { rc = cli_lib_error(fl->paths[i]); }
-            else {
-                planes L = { p.c, (int)lr->shape[1], (int)lr->shape[2], malloc((size_t)ed_tensor_numel(lr) * sizeof(float)) };
-                planes Hh = { p.c, (int)hr->shape[1], (int)hr->shape[2], malloc((size_t)ed_tensor_numel(hr) * sizeof(float)) };
-                if (!L.v || !Hh.v) rc = cli_error("out of memory");
-                else {
-                    for (int64_t j = 0; j < ed_tensor_numel(lr); j++) {   /* LR stored as 8-bit */
-                        double v = ed__cf32(lr)[j];
-                        L.v[j] = (float)((v <= 0 ? 0 : v >= 1 ? 255 : floor(v * 255 + 0.5)) / 255.0);
-                    }
-                    memcpy(Hh.v, hr->data, (size_t)ed_tensor_numel(hr) * sizeof(float));
-                    to_y(&L); to_y(&Hh);
-                    t->h = L.h; t->w = L.w; t->in = L.v; t->target = Hh.v;
-                    L.v = Hh.v = NULL;
-                }
-                free(L.v); free(Hh.v);
-            }
-            ed_tensor_free(x); ed_tensor_free(lr); ed_tensor_free(hr);
-            planes_free(&p);
-            if (rc) break;
+        for (int v = 1; v < versions && !rc; v++) {
+            double f = o->rescale[v - 1];
+            planes q = { p.c, (int)ceil(p.h * f - 1e-9), (int)ceil(p.w * f - 1e-9), NULL };
+            if (q.h < 1 || q.w < 1) continue;
+            q.v = malloc((size_t)q.c * q.h * q.w * sizeof(float));
+            if (!q.v) { rc = cli_error("out of memory"); break; }
+            if (ed_imresize_bicubic_f32(p.v, p.c, p.h, p.w, q.v, q.h, q.w, f, f, 1) != ED_OK) { free(q.v); rc = cli_lib_error(fl->paths[i]); break; }
+            rc = add_image(o, d, fl->paths[i], &q);
         }
-        if (t->h < o->patch || t->w < o->patch) { free(t->in); free(t->target); continue; }
-        d->cum[d->n + 1] = d->cum[d->n] + (double)(t->h - o->patch + 1) * (t->w - o->patch + 1);
-        d->n++;
+        if (!rc) rc = add_image(o, d, fl->paths[i], &p);
+        else planes_free(&p);
     }
     int total = fl->n;
     ed_file_list_free(fl);
@@ -222,7 +244,7 @@ static void history_parse(const char *js, history *h)
 
 static int save_ckpt(const ed_model *m, const char *path, const train_opts *o, int epoch, int64_t step, double best, const history *h)
 {
-    char ep[32], st[32], bs[32], sig[64], sc[16], seed[32], ps[16], bt[16];
+    char ep[32], st[32], bs[32], sig[64], sc[16], seed[32], ps[16], bt[16], rs[160] = "";
     snprintf(ep, sizeof ep, "%d", epoch);
     snprintf(st, sizeof st, "%lld", (long long)step);
     snprintf(bs, sizeof bs, "%.6f", best);
@@ -231,12 +253,13 @@ static int save_ckpt(const ed_model *m, const char *path, const train_opts *o, i
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
     snprintf(ps, sizeof ps, "%d", o->patch);
     snprintf(bt, sizeof bt, "%d", o->batch);
+    for (int i = 0, len = 0; i < o->n_rescale; i++) len += snprintf(rs + len, sizeof rs - (size_t)len, "%s%g", i ? "," : "", o->rescale[i]);
     char *hj = history_json(h);
     const char *k[] = { "encdec.train.epoch", "encdec.train.step", "encdec.train.best_psnr", "encdec.train.history",
                         "encdec.train.data", "encdec.train.sigma", "encdec.train.scale", "encdec.train.seed",
-                        "encdec.train.patch", "encdec.train.batch", "encdec.train.loss", "encdec.train.init" };
-    const char *v[] = { ep, st, bs, hj ? hj : "[]", o->data_dir, sig, sc, seed, ps, bt, o->loss, o->init ? o->init : "" };
-    ed_status s = ed_model_save(m, path, o->init ? 12 : 11, k, v);
+                        "encdec.train.patch", "encdec.train.batch", "encdec.train.loss", "encdec.train.rescale", "encdec.train.init" };
+    const char *v[] = { ep, st, bs, hj ? hj : "[]", o->data_dir, sig, sc, seed, ps, bt, o->loss, rs, o->init ? o->init : "" };
+    ed_status s = ed_model_save(m, path, o->init ? 13 : 12, k, v);
     free(hj);
     return s == ED_OK ? 0 : cli_lib_error("saving the checkpoint");
 }

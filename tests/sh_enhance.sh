@@ -43,6 +43,15 @@ expect 0 "initialised 16 of 18 tensors.*new: tail.0.2.weight, tail.0.2.bias" -- 
     --init "$T/sr2/last.safetensors" --out "$T/sr4" --threads 2
 expect 1 "no tensor matches this fsrcnn model" -- "$E" train --task sr --arch fsrcnn --scale 2 --data "$T/rgb" \
     --init "$T/sr2/last.safetensors" --out "$T/x"
+# --rescale: each image also enters at 0.9x and 0.6x (2 Set5 images of
+# at least 256 px: 6 training images at x2 with 16x16 LR patches).
+expect 0 "on 2 images" -- "$E" train --task sr --arch edsr --config '{"scale":2,"width":8,"blocks":1}' --scale 2 --data "$T/rgb" \
+    --epochs 1 --steps 1 --batch 2 --patch 16 --out "$T/rs0" --threads 2
+expect 0 "on 6 images" -- "$E" train --task sr --arch edsr --config '{"scale":2,"width":8,"blocks":1}' --scale 2 --data "$T/rgb" \
+    --epochs 1 --steps 1 --batch 2 --patch 16 --rescale 0.9,0.6 --out "$T/rs" --threads 2
+expect 0 "encdec.train.rescale: 0.9,0.6" -- "$E" info "$T/rs/last.safetensors"
+expect 2 "--rescale takes up to 8 factors" -- "$E" train --task sr --data "$T/rgb" --rescale 0.9,1.5
+expect 2 "--rescale takes up to 8 factors" -- "$E" train --task sr --data "$T/rgb" --rescale 0.9,
 expect 2 "give one of them" -- "$E" train --task sr --data "$T/rgb" --init "$T/sr2/last.safetensors" --resume "$T/sr2/last.safetensors"
 
 # Enhance: tiles smaller than the image give the untiled result: byte for
