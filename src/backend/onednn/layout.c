@@ -11,7 +11,8 @@
  * denormals become zero in bf16, as vcvtneps2bf16 does).
  *
  *   odnn_to_nhwc:   dst[n][p][c] = src[n][c][p]           (f32 or bf16 dst)
- *   odnn_from_nhwc: dst[n][c][p] (=|+=) src[n][p][c]       (f32)
+ *   odnn_from_nhwc: dst[n][c][p] (=|+=) src[n][p][c]       (f32; also nChw16c
+ *                   as NHWC of (N * C / 16, 16, H, W))
  * with p over H*W. Parallel over images and chunks of 64 positions (each
  * source row read 256 bytes at a time). */
 #include "backend/onednn/onednn_common.h"
@@ -146,5 +147,15 @@ void odnn_from_nhwc(const float *src, float *dst, int64_t N, int64_t C, int64_t 
     for (int64_t k = 0; k < N * tiles; k++) {
         int64_t n = k / tiles, p0 = k % tiles * LAYOUT_CHUNK, p1 = p0 + LAYOUT_CHUNK < HW ? p0 + LAYOUT_CHUNK : HW;
         from_nhwc_range(src + n * C * HW, dst + n * C * HW, C, HW, p0, p1, accumulate);
+    }
+}
+
+void odnn_add(const float *src, float *dst, int64_t n)
+{
+    int64_t chunks = (n + 4095) / 4096;
+    ED_PARALLEL_FOR_IF(n > 32768)
+    for (int64_t k = 0; k < chunks; k++) {
+        int64_t i0 = k * 4096, i1 = i0 + 4096 < n ? i0 + 4096 : n;
+        for (int64_t i = i0; i < i1; i++) dst[i] += src[i];
     }
 }

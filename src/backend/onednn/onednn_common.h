@@ -43,11 +43,13 @@ typedef struct odnn_arg {
     int64_t fn, fc, fhw;          /* its N, C, H*W */
 } odnn_arg;
 
-enum { ODNN_FAST_NONE, ODNN_FAST_TO_NHWC_F32, ODNN_FAST_TO_NHWC_BF16, ODNN_FAST_FROM_NHWC };
+enum { ODNN_FAST_NONE, ODNN_FAST_TO_NHWC_F32, ODNN_FAST_TO_NHWC_BF16, ODNN_FAST_FROM_NHWC, ODNN_FAST_ADD };
 
 /* layout.c: NCHW float32 <-> NHWC ("acdb") activations, see there. */
 void odnn_to_nhwc(const float *src, void *dst, int64_t N, int64_t C, int64_t HW, bool bf16);
 void odnn_from_nhwc(const float *src, float *dst, int64_t N, int64_t C, int64_t HW, bool accumulate);
+/* dst[i] += src[i], i < n (a same-layout output added into the user's buffer). */
+void odnn_add(const float *src, float *dst, int64_t n);
 
 typedef struct odnn_prim {
     dnnl_primitive_t prim;
