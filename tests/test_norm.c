@@ -108,6 +108,13 @@ static ed_status f_bn(ed_tensor *const *in, void *ctx, ed_tensor **out)
     return ed_batch_norm(in[0], rm, rv, a->affine ? in[1] : NULL, a->affine ? in[2] : NULL, a->training, 0.3, 1e-3, out);
 }
 
+static ed_status f_bn_relu(ed_tensor *const *in, void *ctx, ed_tensor **out)
+{
+    const fn_args *a = ctx;
+    return ed__batch_norm_relu(in[0], in[3], in[4], a->affine ? in[1] : NULL, a->affine ? in[2] : NULL, a->training, 0.3,
+                               1e-3, out);
+}
+
 static ed_status f_gn(ed_tensor *const *in, void *ctx, ed_tensor **out)
 {
     const fn_args *a = ctx;
@@ -141,6 +148,8 @@ static void test_gradchecks(void)
                 fn_args a = { training, affine, 0, 0, 0 };
                 int no_grad[5] = { 0, !affine, !affine, 1, 1 };
                 check_gradcheck(training ? "batch_norm train" : "batch_norm eval", f_bn, &a, 5, in, no_grad, 1e-6, 1e-6);
+                check_gradcheck(training ? "batch_norm_relu train" : "batch_norm_relu eval", f_bn_relu, &a, 5, in, no_grad,
+                                1e-6, 1e-6);
                 for (int i = 0; i < 5; i++) ed_tensor_free(in[i]);
             }
     }
@@ -290,6 +299,58 @@ static void test_batch_norm_behaviour(void)
     ed_tensor_free(y);
     ed_tensor *all[] = { x, rm, rv, rm0, rv0 };
     for (int i = 0; i < 5; i++) ed_tensor_free(all[i]);
+}
+
+/* The fused BatchNorm + ReLU (used by the models' conv-BN-ReLU blocks in
+ * training) gives relu(batch_norm(x)) bit for bit: output, running stats
+ * and the gradients of x, weight and bias. S = 63 leaves a lane tail. */
+static void test_batch_norm_relu_fused(void)
+{
+    for (int dti = 0; dti < 2; dti++)
+        for (int training = 0; training < 2; training++)
+            for (int affine = 0; affine < 2; affine++) {
+                ed_dtype dt = dti ? ED_F64 : ED_F32;
+                ed_tensor *x[2], *w[2], *b[2], *rm[2], *rv[2], *y[2] = { NULL, NULL };
+                ed_tensor *gy = check_randn(dt, SHAPE(3, 5, 7, 9), 41);
+                for (int k = 0; k < 2; k++) {
+                    x[k] = check_randn(dt, SHAPE(3, 5, 7, 9), 40);
+                    w[k] = check_randn(dt, SHAPE(5), 42);
+                    b[k] = check_randn(dt, SHAPE(5), 43);
+                    rm[k] = check_randn(dt, SHAPE(5), 44);
+                    rv[k] = check_rand(dt, SHAPE(5), 0.5, 1.5, 45);
+                    ed_tensor_set_requires_grad(x[k], 1);
+                    ed_tensor_set_requires_grad(w[k], 1);
+                    ed_tensor_set_requires_grad(b[k], 1);
+                }
+                ed_tensor *n = NULL;
+                CHECK_OK(ed_batch_norm(x[0], rm[0], rv[0], affine ? w[0] : NULL, affine ? b[0] : NULL, training, 0.1, 1e-5, &n));
+                CHECK_OK(ed_relu(n, &y[0]));
+                CHECK_OK(ed__batch_norm_relu(x[1], rm[1], rv[1], affine ? w[1] : NULL, affine ? b[1] : NULL, training, 0.1, 1e-5,
+                                             &y[1]));
+                CHECK_OK(ed_backward(y[0], gy));
+                CHECK_OK(ed_backward(y[1], gy));
+                size_t es = dti ? 8 : 4;
+                char what[96];
+                snprintf(what, sizeof what, "bn_relu %s %s %s", dti ? "f64" : "f32", training ? "train" : "eval",
+                         affine ? "affine" : "plain");
+                CHECK_MSG(memcmp(y[0]->data, y[1]->data, y[0]->numel * es) == 0, "%s: output differs", what);
+                CHECK_MSG(memcmp(rm[0]->data, rm[1]->data, 5 * es) == 0 && memcmp(rv[0]->data, rv[1]->data, 5 * es) == 0,
+                          "%s: running stats differ", what);
+                const ed_tensor *g0 = ed_tensor_grad(x[0]), *g1 = ed_tensor_grad(x[1]);
+                CHECK_MSG(g0 && g1 && memcmp(g0->data, g1->data, g0->numel * es) == 0, "%s: grad x differs", what);
+                if (affine) {
+                    for (int k = 0; k < 2; k++) {
+                        const ed_tensor *p0 = ed_tensor_grad(k ? b[0] : w[0]), *p1 = ed_tensor_grad(k ? b[1] : w[1]);
+                        CHECK_MSG(p0 && p1 && memcmp(p0->data, p1->data, 5 * es) == 0, "%s: grad %s differs", what, k ? "bias" : "weight");
+                    }
+                }
+                ed_tensor_free(n);
+                ed_tensor_free(gy);
+                for (int k = 0; k < 2; k++) {
+                    ed_tensor *all[] = { x[k], w[k], b[k], rm[k], rv[k], y[k] };
+                    for (int i = 0; i < 6; i++) ed_tensor_free(all[i]);
+                }
+            }
 }
 
 /* Same output and gradients whatever the thread count. */
@@ -443,6 +504,7 @@ int main(void)
     test_errors();
     test_softmax_corners();
     test_batch_norm_behaviour();
+    test_batch_norm_relu_fused();
     test_thread_determinism();
     test_dropout();
     test_dropout2d();

@@ -574,7 +574,7 @@ static void bn_case(int N, int C, int H, int W, bool training, bool affine)
     CHECK_OK(ed_backward(y, gy));
     ed_backend_set_enabled(true);
     /* The kernels; gradients start from 1 to check they add. */
-    bn_params p = { training, 0.1, 1e-5, N, C, (int64_t)H * W };
+    bn_params p = { training, 0.1, 1e-5, N, C, (int64_t)H * W, 0 };
     ed_tensor *y2 = check_randn(ED_F32, SHAPE(N, C, H, W), 1), *sm = check_randn(ED_F64, SHAPE(C), 1),
               *si = check_randn(ED_F64, SHAPE(C), 1);
     ed_tensor *f[8] = { x, w, b, rm[1], rv[1], y2, sm, si };

@@ -97,6 +97,12 @@ ed_status ed__node_save(ed_node *n, ed_tensor *t);
  * first use) or NULL when input i needs no gradient. */
 ed_status ed__grad_of(ed_node *n, int i, ed_tensor **g);
 
+/* relu(ed_batch_norm(...)) fused (ops/batch_norm.c): same values and
+ * gradients, one pass over the activation each way. */
+ed_status ed__batch_norm_relu(const ed_tensor *x, ed_tensor *running_mean, ed_tensor *running_var,
+                              const ed_tensor *weight, const ed_tensor *bias, int training,
+                              double momentum, double eps, ed_tensor **out);
+
 /* ---- threads and determinism ---------------------------------------------
  * Kernels parallelise with OpenMP using ed_get_num_threads() threads. Any
  * reduction splits work into chunks whose bounds do not depend on the

@@ -105,6 +105,13 @@ ed_status ed__bn_forward(const ed_bn *bn, const ed_tensor *x, int training, ed_t
     return ED_OK;
 }
 
+ed_status ed__bn_relu_forward(const ed_bn *bn, const ed_tensor *x, int training, ed_tensor **y)
+{
+    ED_TRY(ed__batch_norm_relu(x, bn->mean, bn->var, bn->weight, bn->bias, training, 0.1, 1e-5, y));
+    if (training) ed__set(bn->count, 0, ed__get(bn->count, 0) + 1);
+    return ED_OK;
+}
+
 ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, const ed_bn *bn, int pad, int training,
                            ed_tensor **y)
 {
@@ -117,12 +124,10 @@ ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tens
         return ed_conv2d(x, w, b, &a, y);
     }
     if (training || ed_grad_enabled() || w->dtype != ED_F32) {
-        ed_tensor *c = NULL, *n = NULL;
+        ed_tensor *c = NULL;
         ed_status st = ed_conv2d(x, w, b, &a, &c);
-        if (st == ED_OK) st = ed__bn_forward(bn, c, training, &n);
-        if (st == ED_OK) st = ed_relu(n, y);
+        if (st == ED_OK) st = ed__bn_relu_forward(bn, c, training, y);
         ed_tensor_free(c);
-        ed_tensor_free(n);
         return st;
     }
     const int64_t O = w->shape[0], per = w->numel / O;

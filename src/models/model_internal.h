@@ -47,11 +47,14 @@ ed_status ed__layer_conv_transpose(ed_model *m, const char *prefix, int cin, int
 typedef struct ed_bn { ed_tensor *weight, *bias, *mean, *var, *count; } ed_bn;
 ed_status ed__layer_bn(ed_model *m, const char *prefix, int c, ed_bn *bn);
 ed_status ed__bn_forward(const ed_bn *bn, const ed_tensor *x, int training, ed_tensor **y);
+/* relu(ed__bn_forward(...)) in one op (ops/batch_norm.c), same bits. */
+ed_status ed__bn_relu_forward(const ed_bn *bn, const ed_tensor *x, int training, ed_tensor **y);
 /* relu(bn(conv2d(x, w, b, padding pad))); bn may be NULL (then relu(conv),
  * fused into the convolution). Inference without gradients folds the
  * BatchNorm into the convolution (w * s, (b - mean) * s + beta with
  * s = gamma / sqrt(var + eps)) and fuses the ReLU: one pass instead of
- * three; training (and inference with gradients) runs the three ops. */
+ * three; training (and inference with gradients) runs the convolution and
+ * a fused BatchNorm + ReLU (ed__bn_relu_forward). */
 ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, const ed_bn *bn, int pad, int training,
                            ed_tensor **y);
 

@@ -12,6 +12,11 @@
  * Backward: x, weight and bias; in training the batch statistics' own
  * dependence on x is included. The running stats get no gradient.
  *
+ * ed__batch_norm_relu (internal) is relu(batch_norm(...)): the same values
+ * and gradients bit for bit, without the ReLU's extra activation and
+ * gradient buffers (forward: the ReLU applied as y is written; backward:
+ * gy is masked by y > 0 in place, then the BatchNorm backward runs).
+ *
  * Statistics are computed in double whatever x's dtype and saved per
  * channel (mean, invstd) for backward; in eval they come from the running
  * stats as they were at the forward call.
@@ -53,6 +58,10 @@ static ed_status bn_backward(ed_node *n)
     ED_TRY(ed__grad_of(n, 2, &gb));
     ed_tensor *mean = n->saved[0], *invstd = n->saved[1];
     ed_tensor *ts[8] = { x, w, gy, mean, invstd, gx, gw, gb };
+    /* The fused ReLU: its mask is the output itself (y > 0). */
+    if (p->relu) {
+        ED_DISPATCH_FLOAT(x->dtype, bn_relu_mask, n->out->data, gy->data, gy->numel);
+    }
     const ed_kernel *k = ed_backend_find(ED_OP_BATCH_NORM, ED_BACKWARD, p, ts);
     if (k) return k->run(p, ts);
     double *part = ed__scratch(sizeof(double) * (size_t)(2 * p->N * p->C + 2 * p->C + 1));
@@ -88,13 +97,13 @@ static ed_status bn_forward_ref(const bn_params *p, const ed_tensor *x, ed_tenso
         }
     }
     ED_DISPATCH_FLOAT(x->dtype, bn_apply, x->data, w ? w->data : NULL, b ? b->data : NULL, mu, is, p->N, C, p->S,
-                      y->data);
+                      p->relu, y->data);
     return ED_OK;
 }
 
-ed_status ed_batch_norm(const ed_tensor *x, ed_tensor *running_mean, ed_tensor *running_var,
-                        const ed_tensor *weight, const ed_tensor *bias, int training,
-                        double momentum, double eps, ed_tensor **out)
+static ed_status batch_norm(const ed_tensor *x, ed_tensor *running_mean, ed_tensor *running_var,
+                            const ed_tensor *weight, const ed_tensor *bias, int training,
+                            double momentum, double eps, int relu, ed_tensor **out)
 {
     if (!out) return ed__err(ED_E_ARG, "batch_norm: out is NULL");
     *out = NULL;
@@ -120,7 +129,7 @@ ed_status ed_batch_norm(const ed_tensor *x, ed_tensor *running_mean, ed_tensor *
         return ed__err(ED_E_ARG, "batch_norm: eps must be positive during training, got %g", eps);
     if (!isfinite(momentum)) return ed__err(ED_E_ARG, "batch_norm: momentum must be finite, got %g", momentum);
 
-    bn_params p = { training ? 1 : 0, momentum, eps, N, C, S };
+    bn_params p = { training ? 1 : 0, momentum, eps, N, C, S, relu };
     ed_tensor *y = NULL, *mean = NULL, *invstd = NULL;
     ed_status st = ed__alloc(x->dtype, x->ndim, x->shape, &y);
     if (!st) st = ed__alloc(ED_F64, 1, &C, &mean);
@@ -128,12 +137,12 @@ ed_status ed_batch_norm(const ed_tensor *x, ed_tensor *running_mean, ed_tensor *
     if (!st) {
         ed_tensor *ts[8] = { (ed_tensor *)x, (ed_tensor *)weight, (ed_tensor *)bias, running_mean, running_var,
                              y, mean, invstd };
-        const ed_kernel *k = ed_backend_find(ED_OP_BATCH_NORM, ED_FORWARD, &p, ts);
+        const ed_kernel *k = relu ? NULL : ed_backend_find(ED_OP_BATCH_NORM, ED_FORWARD, &p, ts);
         st = k ? k->run(&p, ts) : bn_forward_ref(&p, x, running_mean, running_var, weight, bias, y, mean, invstd);
     }
     ed_node *node = NULL;
     const ed_tensor *in[3] = { x, weight, bias };
-    if (!st) st = ed__record(y, "batch_norm", bn_backward, 3, in, &p, sizeof p, &node);
+    if (!st) st = ed__record(y, relu ? "batch_norm_relu" : "batch_norm", bn_backward, 3, in, &p, sizeof p, &node);
     if (!st && node) st = ed__node_save(node, mean);
     if (!st && node) st = ed__node_save(node, invstd);
     ed_tensor_free(mean);
@@ -141,4 +150,18 @@ ed_status ed_batch_norm(const ed_tensor *x, ed_tensor *running_mean, ed_tensor *
     if (st) { ed_tensor_free(y); return st; }
     *out = y;
     return ED_OK;
+}
+
+ed_status ed_batch_norm(const ed_tensor *x, ed_tensor *running_mean, ed_tensor *running_var,
+                        const ed_tensor *weight, const ed_tensor *bias, int training,
+                        double momentum, double eps, ed_tensor **out)
+{
+    return batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps, 0, out);
+}
+
+ed_status ed__batch_norm_relu(const ed_tensor *x, ed_tensor *running_mean, ed_tensor *running_var,
+                              const ed_tensor *weight, const ed_tensor *bias, int training,
+                              double momentum, double eps, ed_tensor **out)
+{
+    return batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps, 1, out);
 }

@@ -63,7 +63,7 @@ static void K(bn_batch_stats)(const T *x, int64_t N, int64_t C, int64_t S, doubl
 /* y = x * alpha + beta with alpha = invstd * w, beta = b - mean * alpha, as
  * PyTorch's CPU kernel folds it. w, b may be NULL (1 and 0). */
 static void K(bn_apply)(const T *x, const T *w, const T *b, const double *mean, const double *invstd,
-                        int64_t N, int64_t C, int64_t S, T *y)
+                        int64_t N, int64_t C, int64_t S, int relu, T *y)
 {
     const int64_t P = N * C;
     ED_PARALLEL_FOR_IF(P * S > 32768)
@@ -73,7 +73,14 @@ static void K(bn_apply)(const T *x, const T *w, const T *b, const double *mean, 
         const double beta = (b ? (double)b[c] : 0.0) - mean[c] * alpha;
         const T *xp = x + p * S;
         T *yp = y + p * S;
-        for (int64_t i = 0; i < S; i++) yp[i] = (T)((double)xp[i] * alpha + beta);
+        if (relu) {
+            for (int64_t i = 0; i < S; i++) {
+                const T v = (T)((double)xp[i] * alpha + beta);
+                yp[i] = v > 0 ? v : (T)0;
+            }
+        } else {
+            for (int64_t i = 0; i < S; i++) yp[i] = (T)((double)xp[i] * alpha + beta);
+        }
     }
 }
 
@@ -86,6 +93,15 @@ static void K(bn_update_running)(T *rm, T *rv, const double *mean, const double 
         rm[c] = (T)((1 - momentum) * (double)rm[c] + momentum * mean[c]);
         rv[c] = (T)((1 - momentum) * (double)rv[c] + momentum * var[c] * M / (M - 1));
     }
+}
+
+/* Fused BN + ReLU backward, first step: gy = 0 where the output y <= 0, in
+ * place (gy is the output's temporary gradient, which only this backward
+ * reads), exactly what a separate ReLU's backward hands on. */
+static void K(bn_relu_mask)(const T *y, T *gy, int64_t n)
+{
+    ED_PARALLEL_FOR_IF(n > 32768)
+    for (int64_t i = 0; i < n; i++) gy[i] = y[i] > 0 ? gy[i] : (T)0;
 }
 
 /* Backward. Per channel: sg = sum(gy), sgx = sum(gy * (x - mean)).

@@ -10,6 +10,7 @@ typedef struct bn_params {
     double momentum;
     double eps;
     int64_t N, C, S;   /* x viewed as (N, C, S) */
+    int relu;          /* ed__batch_norm_relu: y = max(bn(x), 0); no backend kernel takes it */
 } bn_params;
 
 #endif
