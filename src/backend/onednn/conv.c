@@ -202,6 +202,7 @@ static bool build_bwd_data(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, b
     dnnl_primitive_attr_destroy(attr);
     if (!pd) return false;
     set_arg(p, DNNL_ARG_DIFF_DST, false, false, &g.dst_u, pd, dnnl_query_diff_dst_md, 0);
+    p->args[0].shared_ws = true;   /* backward weights takes the reordered gy from here */
     set_arg(p, DNNL_ARG_WEIGHTS, false, false, &g.wei_u, pd, dnnl_query_weights_md, 0);
     p->args[p->n_args - 1].cache = true;
     set_arg(p, DNNL_ARG_DIFF_SRC, true, true, &g.src_u, pd, dnnl_query_diff_src_md, 0);
@@ -342,14 +343,20 @@ static ed_status bwd_run(int kind_data, int kind_w, const void *params, ed_tenso
     ed_tensor *x = t[0], *w = t[1], *gy = t[2], *gx = t[3], *gw = t[4], *gb = t[5];
     ed_status st = ED_OK;
     odnn_lock();
+    odnn_prim *ebd = NULL;
     if (gx) {
-        odnn_prim *e = entry(kind_data, params, x, w, gy->shape, false);
-        st = e ? odnn_run(e, (void *[]){ gy->data, w->data, gx->data }, op)
-               : ed__err(ED_E_UNSUPPORTED, "%s: oneDNN kernel unavailable for these arguments", op);
+        ebd = entry(kind_data, params, x, w, gy->shape, false);
+        st = ebd ? odnn_run(ebd, (void *[]){ gy->data, w->data, gx->data }, op)
+                 : ed__err(ED_E_UNSUPPORTED, "%s: oneDNN kernel unavailable for these arguments", op);
     }
     if (st == ED_OK && gw) {
         odnn_prim *e = entry(kind_w, params, x, w, gy->shape, gb != NULL);
-        st = e ? odnn_run(e, (void *[]){ x->data, gy->data, gw->data, gb ? gb->data : NULL }, op)
+        /* gy reordered once: the backward-data call's copy, when both
+         * primitives want it in the same layout. */
+        void *gy_pre = ebd && e && e->args[1].reorder && dnnl_memory_desc_equal(&ebd->args[0].prim_md, &e->args[1].prim_md)
+                           ? odnn_shared_input(ebd, 0) : NULL;
+        st = e ? odnn_run_pre(e, (void *[]){ x->data, gy->data, gw->data, gb ? gb->data : NULL },
+                              (void *[]){ NULL, gy_pre, NULL, NULL }, op)
                : ed__err(ED_E_UNSUPPORTED, "%s: oneDNN kernel unavailable for these arguments", op);
     }
     odnn_unlock();

@@ -15,7 +15,8 @@
 #endif
 
 #define CACHE_SIZE 1024          /* power of two */
-#define N_WS (ODNN_MAX_ARGS + 1) /* one per argument position + scratchpad */
+#define N_WS (ODNN_MAX_ARGS + 2) /* one per argument position + the shared slot + scratchpad */
+#define WS_SHARED (N_WS - 2)
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
@@ -163,7 +164,7 @@ static bool prim_finish(odnn_prim *p)
 {
     for (int i = 0; i < p->n_args; i++) {
         odnn_arg *a = &p->args[i];
-        a->ws = i;
+        a->ws = a->shared_ws && !a->output ? WS_SHARED : i;
         bool same = dnnl_memory_desc_equal(&a->user_md, &a->prim_md);
         if (dnnl_memory_create(&a->user_mem, &a->user_md, engine, DNNL_MEMORY_NONE) != dnnl_success) return false;
         if (dnnl_memory_create(&a->prim_mem, &a->prim_md, engine, DNNL_MEMORY_NONE) != dnnl_success) return false;
@@ -337,7 +338,16 @@ static bool exec(dnnl_primitive_t prim, int n, const dnnl_exec_arg_t *args)
     return dnnl_primitive_execute(prim, stream, n, args) == dnnl_success;
 }
 
-ed_status odnn_run(odnn_prim *p, void *const *data, const char *op)
+void *odnn_shared_input(const odnn_prim *p, int i)
+{
+    const odnn_arg *a = &p->args[i];
+    if (!a->reorder || a->output || a->cache || a->ws != WS_SHARED) return NULL;
+    return ws_buf[WS_SHARED];
+}
+
+ed_status odnn_run(odnn_prim *p, void *const *data, const char *op) { return odnn_run_pre(p, data, NULL, op); }
+
+ed_status odnn_run_pre(odnn_prim *p, void *const *data, void *const *pre, const char *op)
 {
 #ifdef _OPENMP
     int old = omp_get_max_threads();
@@ -353,6 +363,9 @@ ed_status odnn_run(odnn_prim *p, void *const *data, const char *op)
             void *w = weight_get(a, data[i], &ok);
             if (!ok) break;
             dnnl_memory_set_data_handle(a->prim_mem, w);
+            args[n++] = (dnnl_exec_arg_t){ a->arg, a->prim_mem };
+        } else if (a->reorder && !a->output && pre && pre[i]) {
+            dnnl_memory_set_data_handle(a->prim_mem, pre[i]);
             args[n++] = (dnnl_exec_arg_t){ a->arg, a->prim_mem };
         } else if (a->reorder) {
             void *w = ws_get(a->ws, dnnl_memory_desc_get_size(&a->prim_md));

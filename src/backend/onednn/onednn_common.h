@@ -35,6 +35,7 @@ typedef struct odnn_arg {
     bool accumulate;              /* output only: user += result */
     bool cache;                   /* input only: a weight whose reordered copy is kept (see below) */
     int ws;                       /* workspace slot when reordered */
+    bool shared_ws;               /* input: reorder into ODNN_WS_SHARED, so the next call can take it (odnn_run_pre) */
     dnnl_memory_desc_t user_md;
     dnnl_memory_desc_t prim_md;
     dnnl_primitive_t reorder;     /* user->prim (input) or prim->user (output); NULL if none */
@@ -76,6 +77,13 @@ odnn_prim *odnn_cache_get(const odnn_key *key, odnn_build_fn build);
 /* Runs an entry; data[i] is the user buffer of args[i] (NULL skips an
  * optional argument only if the entry was built without it). */
 ed_status odnn_run(odnn_prim *p, void *const *data, const char *op);
+/* The same; pre[i] (pre may be NULL), when not NULL, is input i already in
+ * the entry's layout (args[i].prim_md): its reorder is skipped. */
+ed_status odnn_run_pre(odnn_prim *p, void *const *data, void *const *pre, const char *op);
+/* Input i of p's last run as reordered into the shared slot (args[i]
+ * built with shared_ws), valid until the next run that writes that slot;
+ * NULL when it was not reordered. */
+void *odnn_shared_input(const odnn_prim *p, int i);
 
 void odnn_lock(void);
 void odnn_unlock(void);
