@@ -639,8 +639,61 @@ static void test_fused_relu(void)
     ed_tensor_free(w);
 }
 
+/* The input gradient of a non-leaf is stored, not added, by the first
+ * backward that reaches it (ed__grad_of_overwrite): check both orders of a
+ * fresh and an accumulating write. h = 2 * x feeds two convolutions and a
+ * BatchNorm; the gradient of x must be 2 * (the sum of the three input
+ * gradients taken one at a time). Sizes large enough for oneDNN. */
+static void test_grad_store_then_add(void)
+{
+    const int64_t xs[4] = { 2, 16, 12, 12 }, ws[4] = { 16, 16, 3, 3 };
+    ed_tensor *x = check_randn(ED_F32, 4, xs, 71), *w1 = check_randn(ED_F32, 4, ws, 72), *w2 = check_randn(ED_F32, 4, ws, 73);
+    ed_tensor *g1 = check_randn(ED_F32, 4, xs, 74), *g2 = check_randn(ED_F32, 4, xs, 75), *g3 = check_randn(ED_F32, 4, xs, 76);
+    ed_conv2d_args a;
+    ed_conv2d_args_default(&a);
+    a.padding[0] = a.padding[1] = 1;
+    ed_tensor_set_requires_grad(x, 1);
+    /* One at a time: gx_k = d<g_k, f_k(2x)>/dx. */
+    ed_tensor *sep[3] = { NULL, NULL, NULL };
+    for (int k = 0; k < 3; k++) {
+        ed_tensor *h = NULL, *y = NULL;
+        CHECK_OK(ed_scale(x, 2.0, &h));
+        if (k < 2) CHECK_OK(ed_conv2d(h, k ? w2 : w1, NULL, &a, &y));
+        else CHECK_OK(ed_batch_norm(h, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &y));
+        CHECK_OK(ed_backward(y, k == 0 ? g1 : k == 1 ? g2 : g3));
+        CHECK_OK(ed_tensor_clone(ed_tensor_grad(x), &sep[k]));
+        ed_tensor_zero_grad(x);
+        ed_tensor_free(h);
+        ed_tensor_free(y);
+    }
+    /* All three from one h, in the two orders the tape may run them. */
+    for (int order = 0; order < 2; order++) {
+        ed_tensor *h = NULL, *y[3] = { NULL, NULL, NULL }, *s = NULL, *t = NULL, *l = NULL, *p[3] = { NULL, NULL, NULL };
+        CHECK_OK(ed_scale(x, 2.0, &h));
+        CHECK_OK(ed_conv2d(h, w1, NULL, &a, &y[0]));
+        CHECK_OK(ed_conv2d(h, w2, NULL, &a, &y[1]));
+        CHECK_OK(ed_batch_norm(h, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &y[2]));
+        const ed_tensor *gs[3] = { g1, g2, g3 };
+        for (int k = 0; k < 3; k++) CHECK_OK(ed_mul(y[order ? 2 - k : k], gs[order ? 2 - k : k], &p[k]));
+        CHECK_OK(ed_add(p[0], p[1], &s));
+        CHECK_OK(ed_add(s, p[2], &t));
+        CHECK_OK(ed_sum(t, NULL, 0, 0, &l));
+        CHECK_OK(ed_backward(l, NULL));
+        ed_tensor *want = NULL, *w01 = NULL;
+        CHECK_OK(ed_add(sep[0], sep[1], &w01));
+        CHECK_OK(ed_add(w01, sep[2], &want));
+        CHECK_CLOSE(order ? "store then add (reversed)" : "store then add", ed_tensor_grad(x), want, 1e-5);
+        ed_tensor_zero_grad(x);
+        ed_tensor *all[] = { h, y[0], y[1], y[2], s, t, l, p[0], p[1], p[2], want, w01 };
+        for (int i = 0; i < 12; i++) ed_tensor_free(all[i]);
+    }
+    ed_tensor *all[] = { x, w1, w2, g1, g2, g3, sep[0], sep[1], sep[2] };
+    for (int i = 0; i < 9; i++) ed_tensor_free(all[i]);
+}
+
 int main(void)
 {
+    test_grad_store_then_add();
     test_fused_relu();
     test_golden();
     test_large();

@@ -113,6 +113,20 @@ ed_status ed__grad_of(ed_node *n, int i, ed_tensor **g)
     return grad_buffer(t, g);
 }
 
+ed_status ed__grad_of_overwrite(ed_node *n, int i, ed_tensor **g, int *overwrite)
+{
+    *g = NULL;
+    *overwrite = 0;
+    ed_tensor *t = n->in[i];
+    if (!t || !(t->requires_grad || t->node)) return ED_OK;
+    if (!t->node || t->grad_defined) return grad_buffer(t, g);   /* leaves keep their zero-filled buffers */
+    if (!t->grad) ED_TRY(ed__alloc(t->dtype == ED_F64 ? ED_F64 : ED_F32, t->ndim, t->shape, &t->grad));
+    t->grad_defined = 1;
+    *overwrite = 1;
+    *g = t->grad;
+    return ED_OK;
+}
+
 static void drop_temp_grad(ed_tensor *t)
 {
     if (!t->grad) return;

@@ -96,6 +96,12 @@ ed_status ed__node_save(ed_node *n, ed_tensor *t);
 /* In a backward function: the gradient buffer of input i (zeros allocated on
  * first use) or NULL when input i needs no gradient. */
 ed_status ed__grad_of(ed_node *n, int i, ed_tensor **g);
+/* The same for an op whose backward writes every element of that gradient:
+ * when no gradient has reached input i yet (and it is not a leaf), the
+ * buffer comes back unfilled with *overwrite = 1 and the op must store
+ * (=), not add; otherwise *overwrite = 0 and it adds (+=) as usual. Saves
+ * zero-filling each activation's gradient and reading it back. */
+ed_status ed__grad_of_overwrite(ed_node *n, int i, ed_tensor **g, int *overwrite);
 
 /* relu(ed_batch_norm(...)) fused (ops/batch_norm.c): same values and
  * gradients, one pass over the activation each way. */

@@ -53,7 +53,8 @@ static ed_status bn_backward(ed_node *n)
     const bn_params *p = n->ctx;
     ed_tensor *x = n->in[0], *w = n->in[1], *gy = n->out->grad;
     ed_tensor *gx, *gw, *gb;
-    ED_TRY(ed__grad_of(n, 0, &gx));
+    int ow = 0;
+    ED_TRY(ed__grad_of_overwrite(n, 0, &gx, &ow));
     ED_TRY(ed__grad_of(n, 1, &gw));
     ED_TRY(ed__grad_of(n, 2, &gb));
     ed_tensor *mean = n->saved[0], *invstd = n->saved[1];
@@ -63,12 +64,13 @@ static ed_status bn_backward(ed_node *n)
         ED_DISPATCH_FLOAT(x->dtype, bn_relu_mask, n->out->data, gy->data, gy->numel);
     }
     const ed_kernel *k = ed_backend_find(ED_OP_BATCH_NORM, ED_BACKWARD, p, ts);
+    if (k && ow) memset(gx->data, 0, (size_t)gx->numel * ed_dtype_size(gx->dtype));   /* backends add */
     if (k) return k->run(p, ts);
     double *part = ed__scratch(sizeof(double) * (size_t)(2 * p->N * p->C + 2 * p->C + 1));
     if (!part) return ed__err(ED_E_NOMEM, "batch_norm: cannot allocate backward scratch");
     double *sg = part + 2 * p->N * p->C, *sgx = sg + p->C;
     ED_DISPATCH_FLOAT(x->dtype, bn_backward, x->data, w ? w->data : NULL, gy->data, mean->data, invstd->data,
-                      p->N, p->C, p->S, p->training, part, sg, sgx, gx ? gx->data : NULL, gw ? gw->data : NULL,
+                      p->N, p->C, p->S, p->training, part, sg, sgx, gx ? gx->data : NULL, ow, gw ? gw->data : NULL,
                       gb ? gb->data : NULL);
     ed__scratch_free(part);
     return ED_OK;

@@ -131,10 +131,11 @@ static void K(bn_relu_mask)(const T *y, T *gy, int64_t n)
  *   training: gx += w invstd (gy - sg / M - (x - mean) invstd^2 sgx / M)
  *     (mean and variance depend on x);
  *   eval:     gx += w invstd gy.
- * gx, gw, gb may be NULL. part: 2*N*C doubles. */
+ * gx_set: gx is stored (=) instead (a fresh, unfilled buffer). gx, gw, gb
+ * may be NULL. part: 2*N*C doubles. */
 static void K(bn_backward)(const T *x, const T *w, const T *gy, const double *mean, const double *invstd,
                            int64_t N, int64_t C, int64_t S, int training, double *part, double *sg, double *sgx,
-                           T *gx, T *gw, T *gb)
+                           T *gx, int gx_set, T *gw, T *gb)
 {
     const int64_t P = N * C;
     const double M = (double)(N * S);
@@ -180,10 +181,13 @@ static void K(bn_backward)(const T *x, const T *w, const T *gy, const double *me
         const double is = invstd[c], k = is * (w ? (double)w[c] : 1.0), m = mean[c];
         const T *xp = x + p * S, *gp = gy + p * S;
         T *gxp = gx + p * S;
-        if (training) {
-            const double mg = sg[c] / M, cx = is * is * sgx[c] / M;
-            for (int64_t i = 0; i < S; i++)
-                gxp[i] += (T)(k * ((double)gp[i] - mg - ((double)xp[i] - m) * cx));
+        const double mg = training ? sg[c] / M : 0.0, cx = training ? is * is * sgx[c] / M : 0.0;
+        if (training && gx_set) {
+            for (int64_t i = 0; i < S; i++) gxp[i] = (T)(k * ((double)gp[i] - mg - ((double)xp[i] - m) * cx));
+        } else if (training) {
+            for (int64_t i = 0; i < S; i++) gxp[i] += (T)(k * ((double)gp[i] - mg - ((double)xp[i] - m) * cx));
+        } else if (gx_set) {
+            for (int64_t i = 0; i < S; i++) gxp[i] = (T)(k * (double)gp[i]);
         } else {
             for (int64_t i = 0; i < S; i++) gxp[i] += (T)(k * (double)gp[i]);
         }

@@ -178,12 +178,16 @@ static ed_status conv2d_setup(const ed_tensor *x, const ed_tensor *w, const ed_t
 static ed_status conv2d_backward_with(const conv2d_ctx *c, ed_node *n, ed_tensor *gy)
 {
     ed_tensor *x = n->in[0], *w = n->in[1], *gx, *gw, *gb;
-    ED_TRY(ed__grad_of(n, 0, &gx));
+    int ow = 0;
+    ED_TRY(ed__grad_of_overwrite(n, 0, &gx, &ow));
     ED_TRY(ed__grad_of(n, 1, &gw));
     ED_TRY(ed__grad_of(n, 2, &gb));
     ed_tensor *t[6] = { x, w, gy, gx, gw, gb };
-    const ed_kernel *k = ed_backend_find(ED_OP_CONV2D, ED_BACKWARD, &c->p, t);
-    if (k) return k->run(&c->p, t);
+    ed__conv_params p = c->p;
+    p.gx_overwrite = ow;
+    const ed_kernel *k = ed_backend_find(ED_OP_CONV2D, ED_BACKWARD, &p, t);
+    if (k) return k->run(&p, t);
+    if (ow) memset(gx->data, 0, (size_t)gx->numel * ed_dtype_size(gx->dtype));
     if (gx) ED_TRY(ed__conv_bwd_data(x->dtype, &c->g, w->data, gy->data, gx->data));
     if (gw) ED_TRY(ed__conv_bwd_weight(x->dtype, &c->g, x->data, gy->data, gw->data));
     if (gb) ed__conv_bias_grad(x->dtype, c->g.N, c->cout, c->g.Ho * c->g.Wo, gy->data, gb->data);

@@ -37,6 +37,8 @@ typedef struct ed__conv_params {
     int groups;
     int relu;                /* conv2d only: 1 = forward kernels return relu(conv + bias);
                                 backward kernels get gy already masked by y > 0 */
+    int gx_overwrite;        /* backward only: 1 = gx holds garbage and is to be stored (=), not
+                                added to (ed__grad_of_overwrite); a kernel that cannot, declines */
 } ed__conv_params;
 
 /* One im2col geometry; see the top of this file. */

@@ -16,7 +16,9 @@
  *     (Cin, Cout/g, kh, kw): the same memory read as iohw, or as giohw
  *     (tag acbde) with groups; no flipping, both are the adjoint of conv.
  *   - backward accumulates: gradients are computed into a workspace and
- *     added to the user's buffer by a reorder with a sum post-op.
+ *     added to the user's buffer by a reorder with a sum post-op (or
+ *     layout.c's add); diff_src is stored instead when the op asks
+ *     (gx_overwrite: a fresh gradient buffer, see ed__grad_of_overwrite).
  * Activations and weights use the formats oneDNN picks (format_tag any),
  * reordered from/to the plain layouts at the edges of each call. */
 #include "backend/onednn/onednn_common.h"
@@ -30,6 +32,7 @@ enum { CONV_FWD = 1, CONV_BWD_DATA, CONV_BWD_W, DECONV_FWD, DECONV_BWD_DATA, DEC
  * precision (ed_precision). */
 enum { K_KIND = 0, K_THR = 1, K_X = 2, K_W = 6, K_Y = 10, K_P = 14, K_BIAS = 27, K_PREC = 28 };
 #define K_RELU (K_P + (int)(offsetof(ed__conv_params, relu) / sizeof(int)))
+#define K_OW (K_P + (int)(offsetof(ed__conv_params, gx_overwrite) / sizeof(int)))
 
 static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w,
                      const int64_t *ydims, bool bias)
@@ -48,6 +51,7 @@ static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_t
     k->w[K_BIAS] = bias;
     k->w[K_PREC] = ed_get_conv_precision();
     if (kind != CONV_FWD) k->w[K_RELU] = 0;   /* backward gets gy masked already: one entry */
+    if (kind != CONV_BWD_DATA && kind != DECONV_BWD_DATA) k->w[K_OW] = 0;   /* only diff_src can be stored */
 }
 
 static bool is_deconv(int kind) { return kind >= DECONV_FWD; }
@@ -205,7 +209,7 @@ static bool build_bwd_data(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, b
     p->args[0].shared_ws = true;   /* backward weights takes the reordered gy from here */
     set_arg(p, DNNL_ARG_WEIGHTS, false, false, &g.wei_u, pd, dnnl_query_weights_md, 0);
     p->args[p->n_args - 1].cache = true;
-    set_arg(p, DNNL_ARG_DIFF_SRC, true, true, &g.src_u, pd, dnnl_query_diff_src_md, 0);
+    set_arg(p, DNNL_ARG_DIFF_SRC, true, !g.p.gx_overwrite, &g.src_u, pd, dnnl_query_diff_src_md, 0);
     return finish(p, pd);
 }
 
