@@ -198,13 +198,13 @@ static ed_status conv2d_backward(ed_node *n)
 {
     const conv2d_ctx *c = n->ctx;
     ed_tensor *y = n->out, *gy = y->grad;
-    if (!c->p.relu) return conv2d_backward_with(c, n, gy);
-    ed_tensor *gm = NULL;
-    ED_TRY(ed__alloc(gy->dtype, gy->ndim, gy->shape, &gm));
-    ED_DISPATCH_FLOAT(y->dtype, relu_mask, y->data, gy->data, gm->data, y->numel);
-    ed_status st = conv2d_backward_with(c, n, gm);
-    ed_tensor_free(gm);
-    return st;
+    /* The fused ReLU: gy masked by y > 0 in place. gy is y's temporary
+     * gradient (the tape drops it after this node; a root's is a copy of
+     * the caller's), read by nothing else. */
+    if (c->p.relu) {
+        ED_DISPATCH_FLOAT(y->dtype, relu_mask, y->data, gy->data, gy->data, y->numel);
+    }
+    return conv2d_backward_with(c, n, gy);
 }
 
 ed_status ed_conv2d(const ed_tensor *x, const ed_tensor *weight, const ed_tensor *bias, const ed_conv2d_args *args,
