@@ -33,6 +33,8 @@ static void help(void)
            "                        validation always runs in float32 (default f32)\n"
            "  --time-limit S        stop after S seconds of training steps (validation not counted);\n"
            "                        the partial epoch is validated and saved\n"
+           "  --stop-step N         stop after global step N, as --time-limit does (the learning-rate schedule\n"
+           "                        still spans all epochs): repeats a run that --time-limit cut short\n"
            "  --target-psnr DB      stop once the validation PSNR reaches DB\n"
            "  --out DIR             last.safetensors, best.safetensors, curves.png/svg (default out/train)\n"
            "  --resume CKPT         continue from a last.safetensors (epoch, schedule, history; Adam restarts)\n"
@@ -128,6 +130,7 @@ int cmd_train(int argc, char **argv)
         else if ((v = cli_value(argc, argv, &i, "--patch", &missing))) { if (!(rc = parse_int("--patch", v, 4, 1024, &n))) o.patch = (int)n; }
         else if ((v = cli_value(argc, argv, &i, "--batch", &missing))) { if (!(rc = parse_int("--batch", v, 1, 65536, &n))) o.batch = (int)n; }
         else if ((v = cli_value(argc, argv, &i, "--epochs", &missing))) { if (!(rc = parse_int("--epochs", v, 1, 100000, &n))) o.epochs = (int)n; }
+        else if ((v = cli_value(argc, argv, &i, "--stop-step", &missing))) { if (!(rc = parse_int("--stop-step", v, 1, 1000000000L, &n))) o.stop_step = n; }
         else if ((v = cli_value(argc, argv, &i, "--steps", &missing))) { if (!(rc = parse_int("--steps", v, 1, 100000000, &n))) o.steps_per_epoch = n; }
         else if ((v = cli_value(argc, argv, &i, "--val-limit", &missing))) { if (!(rc = parse_int("--val-limit", v, 1, 1000000, &n))) o.val_limit = (int)n; }
         else if ((v = cli_value(argc, argv, &i, "--tile", &missing))) { if (!(rc = parse_int("--tile", v, 8, 8192, &n))) o.tile = (int)n; }

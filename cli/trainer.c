@@ -20,7 +20,9 @@
  * steps only (batches made, forward, backward, update), not validation or
  * checkpoints, so two trainers can be compared at equal training time;
  * --time-limit stops on that clock (the partial epoch is validated and
- * saved as done) and --target-psnr stops once validation reaches it.
+ * saved as done), --stop-step at a global step the same way (so a run
+ * that --time-limit cut short can be repeated bit for bit), and
+ * --target-psnr stops once validation reaches it.
  * The checkpoint's metadata holds the epoch, the step,
  * the history and the options, which --resume reads back. Adam's moments are
  * not saved (the optimizer's state is not reachable through the public
@@ -405,6 +407,7 @@ int train_run(const train_opts *o)
             snprintf(extra, sizeof extra, "epoch %d/%d loss %.5f", epoch + 1, o->epochs, lsum / (double)(k + 1));
             cli_progress("train", k + 1, spe, cli_now() - te, extra);
             if (o->time_limit > 0 && clock + (cli_now() - te) >= o->time_limit) { stop = 1; step++; break; }
+            if (o->stop_step > 0 && step + 1 >= o->stop_step) { stop = 2; step++; break; }
         }
         cli_progress_end();
         if (rc) break;
@@ -437,7 +440,8 @@ int train_run(const train_opts *o)
         if (isfinite(val)) printf("  val PSNR %.3f dB%s", val, improved ? " (best)" : "");
         printf("  lr %.3g  train %.1f s  total %.1f s  step %lld  elapsed %.1f s\n", ed_optim_get_lr(opt), train_s, cli_now() - te,
                (long long)step, clock);
-        if (stop) printf("stopping: --time-limit %g s of training reached at step %lld\n", o->time_limit, (long long)step);
+        if (stop == 1) printf("stopping: --time-limit %g s of training reached at step %lld\n", o->time_limit, (long long)step);
+        else if (stop == 2) printf("stopping: --stop-step %lld reached\n", (long long)step);
         else if (o->target_psnr > 0 && isfinite(val) && val >= o->target_psnr) {
             printf("stopping: --target-psnr %g dB reached after %.1f s of training (step %lld)\n", o->target_psnr, clock, (long long)step);
             stop = 1;

@@ -86,6 +86,7 @@ typedef struct train_opts {
     int tile, overlap;
     double time_limit;                 /* > 0: stop after this many seconds of training steps */
     double target_psnr;                /* > 0: stop once the validation PSNR reaches it (dB) */
+    long long stop_step;               /* > 0: stop after this global step (the schedule still spans every epoch) */
     double rescale[8];                 /* --rescale: extra downscaled copies of each image */
     int n_rescale;
 } train_opts;

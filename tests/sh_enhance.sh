@@ -50,6 +50,10 @@ expect 0 "on 2 images" -- "$E" train --task sr --arch edsr --config '{"scale":2,
 expect 0 "on 6 images" -- "$E" train --task sr --arch edsr --config '{"scale":2,"width":8,"blocks":1}' --scale 2 --data "$T/rgb" \
     --epochs 1 --steps 1 --batch 2 --patch 16 --rescale 0.9,0.6 --out "$T/rs" --threads 2
 expect 0 "encdec.train.rescale: 0.9,0.6" -- "$E" info "$T/rs/last.safetensors"
+# --stop-step cuts a run mid-epoch as --time-limit does, repeatably.
+expect 0 "stopping: --stop-step 4 reached" -- "$E" train --task sr --arch edsr --config '{"scale":2,"width":8,"blocks":1}' --scale 2 \
+    --data "$T/rgb" --epochs 2 --steps 3 --batch 2 --patch 16 --stop-step 4 --out "$T/st" --threads 2
+expect 0 "encdec.train.step: 4" -- "$E" info "$T/st/last.safetensors"
 expect 2 "--rescale takes up to 8 factors" -- "$E" train --task sr --data "$T/rgb" --rescale 0.9,1.5
 expect 2 "--rescale takes up to 8 factors" -- "$E" train --task sr --data "$T/rgb" --rescale 0.9,
 expect 2 "give one of them" -- "$E" train --task sr --data "$T/rgb" --init "$T/sr2/last.safetensors" --resume "$T/sr2/last.safetensors"
