@@ -682,7 +682,7 @@ static void test_grad_store_then_add(void)
         ed_tensor *want = NULL, *w01 = NULL;
         CHECK_OK(ed_add(sep[0], sep[1], &w01));
         CHECK_OK(ed_add(w01, sep[2], &want));
-        CHECK_CLOSE(order ? "store then add (reversed)" : "store then add", ed_tensor_grad(x), want, 1e-5);
+        CHECK_CLOSE(order ? "store then add (reversed)" : "store then add", ed_tensor_grad(x), want, 1e-4);   /* float sums in another order; a lost or doubled term is off by O(1) */
         ed_tensor_zero_grad(x);
         ed_tensor *all[] = { h, y[0], y[1], y[2], s, t, l, p[0], p[1], p[2], want, w01 };
         for (int i = 0; i < 12; i++) ed_tensor_free(all[i]);

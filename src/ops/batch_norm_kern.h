@@ -19,20 +19,16 @@ static inline double bn_lanes_total(const double *a)
     for (int l = 0; l < BN_LANES; l++) s += a[l];
     return s;
 }
-static inline double bn_v8_total(bn_v8d v)
-{
-    double a[BN_LANES];
-    memcpy(a, &v, sizeof a);
-    return bn_lanes_total(a);
-}
 #endif
 
 typedef T K(bn_v8t) __attribute__((vector_size(8 * sizeof(T))));
-static inline bn_v8d K(bn_ld8)(const T *p)
+/* Through pointers: a 64-byte vector passed or returned by value would
+ * change the ABI on builds without AVX-512 (-Wpsabi). */
+static inline void K(bn_ld8)(const T *p, bn_v8d *out)
 {
     K(bn_v8t) v;
     memcpy(&v, p, sizeof v);
-    return __builtin_convertvector(v, bn_v8d);
+    *out = __builtin_convertvector(v, bn_v8d);
 }
 
 /* The sum of p[i] over a plane, or with sq of (p[i] - m)^2. */
@@ -43,13 +39,19 @@ static inline double K(bn_plane_sum)(const T *p, int64_t S, int sq, double m)
     int64_t i = 0;
     if (sq) {
         for (; i + BN_LANES <= S; i += BN_LANES) {
-            const bn_v8d d = K(bn_ld8)(p + i) - m;
+            bn_v8d d;
+            K(bn_ld8)(p + i, &d);
+            d -= m;
             acc += d * d;
         }
         memcpy(tail, &acc, sizeof tail);
         for (; i < S; i++) tail[i % BN_LANES] += ((double)p[i] - m) * ((double)p[i] - m);
     } else {
-        for (; i + BN_LANES <= S; i += BN_LANES) acc += K(bn_ld8)(p + i);
+        for (; i + BN_LANES <= S; i += BN_LANES) {
+            bn_v8d v;
+            K(bn_ld8)(p + i, &v);
+            acc += v;
+        }
         memcpy(tail, &acc, sizeof tail);
         for (; i < S; i++) tail[i % BN_LANES] += (double)p[i];
     }
@@ -149,9 +151,11 @@ static void K(bn_backward)(const T *x, const T *w, const T *gy, const double *me
             bn_v8d va = { 0 }, vb = { 0 };
             int64_t i = 0;
             for (; i + BN_LANES <= S; i += BN_LANES) {
-                const bn_v8d g = K(bn_ld8)(gp + i);
+                bn_v8d g, xv;
+                K(bn_ld8)(gp + i, &g);
+                K(bn_ld8)(xp + i, &xv);
                 va += g;
-                vb += g * (K(bn_ld8)(xp + i) - m);
+                vb += g * (xv - m);
             }
             memcpy(a, &va, sizeof a);
             memcpy(b, &vb, sizeof b);
