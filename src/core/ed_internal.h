@@ -104,7 +104,7 @@ ed_status ed__grad_of(ed_node *n, int i, ed_tensor **g);
 ed_status ed__grad_of_overwrite(ed_node *n, int i, ed_tensor **g, int *overwrite);
 
 /* relu(ed_batch_norm(...)) fused (ops/batch_norm.c): same values and
- * gradients, one pass over the activation each way. */
+ * gradients, without the ReLU's own output and gradient tensors. */
 ed_status ed__batch_norm_relu(const ed_tensor *x, ed_tensor *running_mean, ed_tensor *running_var,
                               const ed_tensor *weight, const ed_tensor *bias, int training,
                               double momentum, double eps, ed_tensor **out);

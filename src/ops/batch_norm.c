@@ -60,9 +60,7 @@ static ed_status bn_backward(ed_node *n)
     ed_tensor *mean = n->saved[0], *invstd = n->saved[1];
     ed_tensor *ts[8] = { x, w, gy, mean, invstd, gx, gw, gb };
     /* The fused ReLU: its mask is the output itself (y > 0). */
-    if (p->relu) {
-        ED_DISPATCH_FLOAT(x->dtype, bn_relu_mask, n->out->data, gy->data, gy->numel);
-    }
+    if (p->relu) ED_DISPATCH_FLOAT(x->dtype, relu_mask, n->out->data, gy->data, gy->numel);
     const ed_kernel *k = ed_backend_find(ED_OP_BATCH_NORM, ED_BACKWARD, p, ts);
     if (k && ow) memset(gx->data, 0, (size_t)gx->numel * ed_dtype_size(gx->dtype));   /* backends add */
     if (k) return k->run(p, ts);

@@ -119,14 +119,8 @@ static void K(bn_update_running)(T *rm, T *rv, const double *mean, const double 
     }
 }
 
-/* Fused BN + ReLU backward, first step: gy = 0 where the output y <= 0, in
- * place (gy is the output's temporary gradient, which only this backward
- * reads), exactly what a separate ReLU's backward hands on. */
-static void K(bn_relu_mask)(const T *y, T *gy, int64_t n)
-{
-    ED_PARALLEL_FOR_IF(n > 32768)
-    for (int64_t i = 0; i < n; i++) gy[i] = y[i] > 0 ? gy[i] : (T)0;
-}
+/* Fused BN + ReLU backward, first step: relu_mask on gy. */
+#include "ops/relu_kern.h"
 
 /* Backward. Per channel: sg = sum(gy), sgx = sum(gy * (x - mean)).
  *   gb += sg; gw += sgx * invstd;

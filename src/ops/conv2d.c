@@ -201,9 +201,7 @@ static ed_status conv2d_backward(ed_node *n)
     /* The fused ReLU: gy masked by y > 0 in place. gy is y's temporary
      * gradient (the tape drops it after this node; a root's is a copy of
      * the caller's), read by nothing else. */
-    if (c->p.relu) {
-        ED_DISPATCH_FLOAT(y->dtype, relu_mask, y->data, gy->data, gy->data, y->numel);
-    }
+    if (c->p.relu) ED_DISPATCH_FLOAT(y->dtype, relu_mask, y->data, gy->data, y->numel);
     return conv2d_backward_with(c, n, gy);
 }
 

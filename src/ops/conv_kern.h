@@ -422,16 +422,6 @@ static void K(conv_bias_grad)(int64_t N, int64_t C, int64_t HW, const T *gy, T *
 
 #undef CONV_MADD
 
-/* conv2d's relu = 1 on the reference path: y = max(0, y) in place, and the
- * gradient through it, g = gy where y > 0, else 0 (relu'(0) = 0). */
-static void K(relu_inplace)(T *y, int64_t n)
-{
-    ED_PARALLEL_FOR_IF(n > 32768)
-    for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0 ? y[i] : (T)0;
-}
-
-static void K(relu_mask)(const T *y, const T *gy, T *g, int64_t n)
-{
-    ED_PARALLEL_FOR_IF(n > 32768)
-    for (int64_t i = 0; i < n; i++) g[i] = y[i] > 0 ? gy[i] : (T)0;
-}
+/* conv2d's relu = 1: relu_inplace on the reference path, relu_mask on gy
+ * in backward. */
+#include "ops/relu_kern.h"

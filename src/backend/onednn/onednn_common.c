@@ -123,12 +123,12 @@ static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_
     return r;
 }
 
-/* Whether a's reorder is NCHW f32 <-> NHWC (f32, or bf16 inwards), which
- * layout.c does faster than oneDNN's jit:uni reorder; records the kind and
- * the sizes. (The float32 path's nChw16c is NHWC of (N * C / 16, 16, H, W)
- * and layout.c could do it too, but oneDNN's jit:blk reorder for it was as
- * fast or faster: measured 30.6 vs 32.1 ms for a conv2d forward on
- * 8x64x128x128, 2 threads, quiet machine, so it keeps that one.) */
+/* Whether a's reorder is NCHW f32 <-> NHWC (f32, or bf16 inwards), or an
+ * nChw16c f32 output added into a plain tensor, which layout.c does faster
+ * than oneDNN's jit:uni reorder; records the kind and the sizes. (Other
+ * nChw16c reorders stay with oneDNN's jit:blk, which was as fast or faster:
+ * 30.6 vs 32.1 ms for a conv2d forward on 8x64x128x128, 2 threads, quiet
+ * machine.) */
 static void fast_kind(odnn_arg *a)
 {
     const dnnl_memory_desc_t *u = &a->user_md, *q = &a->prim_md;
