@@ -7,6 +7,7 @@
  * float32 (oneDNN's post-op where present) and float64. */
 #include "check.h"
 #include "core/ed_internal.h"
+#include "ops/conv_common.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -691,8 +692,48 @@ static void test_grad_store_then_add(void)
     for (int i = 0; i < 9; i++) ed_tensor_free(all[i]);
 }
 
+/* ed__conv2d_scaled (a BatchNorm folded for inference): bit-equal to
+ * ed_conv2d on the weight folded beforehand, on the backend and the
+ * reference kernel; bad scales and gradients are refused. */
+static void test_scaled_weight(void)
+{
+    ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 7, 9, 9 }, 81), *w = check_randn(ED_F32, 4, (int64_t[]){ 20, 7, 3, 3 }, 82);
+    ed_tensor *b = check_randn(ED_F32, 1, (int64_t[]){ 20 }, 83), *s = NULL, *wf = NULL;
+    CHECK_OK(ed_tensor_new(ED_F64, 1, (int64_t[]){ 20 }, &s));
+    CHECK_OK(ed_tensor_new(ED_F32, 4, w->shape, &wf));
+    double *sd = ed_tensor_data(s);
+    for (int o = 0; o < 20; o++) sd[o] = (o % 3 == 0 ? -1.0 : 1.0) * (0.3 + 0.17 * o) / 3.0;   /* not exact in float */
+    ed__conv_scale_weight(ed_tensor_data(w), sd, 20, w->numel / 20, ed_tensor_data(wf));
+    ed_conv2d_args a;
+    ed_conv2d_args_default(&a);
+    a.padding[0] = a.padding[1] = 1;
+    a.relu = 1;
+    for (int be = 0; be < 2; be++) {
+        ed_backend_set_enabled(be == 1);
+        ed_tensor *want = NULL, *got = NULL;
+        CHECK_OK(ed_conv2d(x, wf, b, &a, &want));
+        CHECK_OK(ed__conv2d_scaled(x, w, s, b, &a, &got));
+        CHECK_MSG(want && got && memcmp(ed_tensor_data(want), ed_tensor_data(got), sizeof(float) * (size_t)want->numel) == 0,
+                  "folded weight (%s) should equal conv2d on the folded copy bit for bit", be ? "backend" : "reference");
+        ed_tensor_free(want);
+        ed_tensor_free(got);
+    }
+    ed_backend_set_enabled(true);
+    ed_tensor *y = NULL, *s32 = NULL, *s5 = NULL;
+    CHECK_OK(ed_tensor_new(ED_F32, 1, (int64_t[]){ 20 }, &s32));
+    CHECK_OK(ed_tensor_new(ED_F64, 1, (int64_t[]){ 5 }, &s5));
+    CHECK_ERR(ed__conv2d_scaled(x, w, s32, b, &a, &y), ED_E_ARG, "float64 scales");
+    CHECK_ERR(ed__conv2d_scaled(x, w, s5, b, &a, &y), ED_E_ARG, "float64 scales");
+    CHECK_ERR(ed__conv2d_scaled(x, w, NULL, b, &a, &y), ED_E_ARG, "NULL");
+    ed_tensor_set_requires_grad(w, 1);
+    CHECK_ERR(ed__conv2d_scaled(x, w, s, b, &a, &y), ED_E_ARG, "without gradients");
+    ed_tensor *all[] = { x, w, b, s, wf, s32, s5 };
+    for (int i = 0; i < 7; i++) ed_tensor_free(all[i]);
+}
+
 int main(void)
 {
+    test_scaled_weight();
     test_grad_store_then_add();
     test_fused_relu();
     test_golden();

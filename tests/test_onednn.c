@@ -515,6 +515,67 @@ static void test_weight_cache(void)
     ed_tensor_free(x);
 }
 
+/* ---- folded weights (ed__conv2d_scaled) in the weight cache -------------- */
+static ed_tensor *folded_fwd(const ed_tensor *x, const ed_tensor *w, const ed_tensor *s, bool explicit_fold)
+{
+    ed_conv2d_args a;
+    ed_conv2d_args_default(&a);
+    a.padding[0] = a.padding[1] = 1;
+    ed_tensor *y = NULL, *wf = NULL;
+    if (explicit_fold) {
+        CHECK_OK(ed_tensor_new(ED_F32, 4, w->shape, &wf));
+        ed__conv_scale_weight(w->data, s->data, w->shape[0], w->numel / w->shape[0], wf->data);
+        CHECK_OK(ed_conv2d(x, wf, NULL, &a, &y));
+    } else {
+        CHECK_OK(ed__conv2d_scaled(x, w, s, NULL, &a, &y));
+    }
+    ed_tensor_free(wf);
+    return y;
+}
+
+static void expect_folded(const char *what, const ed_tensor *x, const ed_tensor *w, const ed_tensor *s)
+{
+    ed_tensor *want = folded_fwd(x, w, s, true), *got = folded_fwd(x, w, s, false);
+    CHECK_MSG(want && got && memcmp(want->data, got->data, sizeof(float) * (size_t)want->numel) == 0,
+              "%s: the folded weight should equal an explicit fold bit for bit", what);
+    ed_tensor_free(want);
+    ed_tensor_free(got);
+}
+
+static void test_folded_weight_cache(void)
+{
+    odnn_lock();
+    odnn_weight_cache_clear();
+    odnn_unlock();
+    /* 20 x 7 x 3 x 3 floats: 5040 bytes, not a whole number of the
+     * fingerprint's 256-byte steps. */
+    ed_tensor *x = check_randn(ED_F32, SHAPE(2, 7, 9, 9), 90), *w = check_randn(ED_F32, SHAPE(20, 7, 3, 3), 91), *s = NULL;
+    CHECK_OK(ed_tensor_new(ED_F64, 1, (int64_t[]){ 20 }, &s));
+    double *sd = ed_tensor_data(s);
+    for (int o = 0; o < 20; o++) sd[o] = 0.5 + 0.1 * o;
+    const ed_kernel *k = ed_backend_find(ED_OP_CONV2D, ED_FORWARD, &(ed__conv_params){ .stride = { 1, 1 }, .pad_lo = { 1, 1 }, .pad_hi = { 1, 1 }, .dilation = { 1, 1 }, .groups = 1, .wscale = 1 },
+                                         (ed_tensor *[]){ x, w, NULL, x, s });
+    CHECK_MSG(k && strcmp(k->backend, "onednn") == 0, "a folded conv2d should run on oneDNN");
+    expect_folded("folded: first call", x, w, s);
+    int64_t h0, m0, h1, m1;
+    odnn_weight_cache_stats(&h0, &m0);
+    ed_tensor *y = folded_fwd(x, w, s, false);
+    ed_tensor_free(y);
+    odnn_weight_cache_stats(&h1, &m1);
+    CHECK_MSG(h1 == h0 + 1 && m1 == m0, "the same folded weight should be a cache hit (hits %lld->%lld, misses %lld->%lld)",
+              (long long)h0, (long long)h1, (long long)m0, (long long)m1);
+    sd[3] = -sd[3];
+    expect_folded("folded: one scale changed", x, w, s);
+    expect_fresh("folded, then the same weight unfolded", x, w);
+    expect_folded("unfolded, then folded again", x, w, s);
+    float *wd = ed_tensor_data(w);
+    wd[w->numel - 1] += 1.0f;
+    expect_folded("folded: last weight changed", x, w, s);
+    ed_tensor_free(s);
+    ed_tensor_free(w);
+    ed_tensor_free(x);
+}
+
 /* ---- relu (registered) --------------------------------------------------- */
 static void test_relu(void)
 {
@@ -697,6 +758,7 @@ static void test_layout(void)
 
 int main(void)
 {
+    test_folded_weight_cache();
     test_layout();
     test_relu();
     test_bn();

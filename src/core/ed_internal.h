@@ -109,6 +109,15 @@ ed_status ed__batch_norm_relu(const ed_tensor *x, ed_tensor *running_mean, ed_te
                               const ed_tensor *weight, const ed_tensor *bias, int training,
                               double momentum, double eps, ed_tensor **out);
 
+/* conv2d(x, w * s[o] per output channel, b, args) without autograd (ops/
+ * conv2d.c): a BatchNorm folded into the convolution for inference. s is
+ * float64 (Cout); each folded weight is (float)(w * s[o]), made by the
+ * kernel (the oneDNN one folds once, while reordering the weight into its
+ * cache), so callers need not fold the weights at every call. Fails if any
+ * input needs a gradient. */
+ed_status ed__conv2d_scaled(const ed_tensor *x, const ed_tensor *w, const ed_tensor *s, const ed_tensor *b,
+                            const ed_conv2d_args *args, ed_tensor **out);
+
 /* ---- threads and determinism ---------------------------------------------
  * Kernels parallelise with OpenMP using ed_get_num_threads() threads. Any
  * reduction splits work into chunks whose bounds do not depend on the

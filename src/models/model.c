@@ -130,23 +130,27 @@ ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tens
         ed_tensor_free(c);
         return st;
     }
-    const int64_t O = w->shape[0], per = w->numel / O;
-    ed_tensor *wf = NULL, *bf = NULL;
-    ED_TRY(ed__alloc(ED_F32, w->ndim, w->shape, &wf));
+    /* Folded: conv(x, w * s) + (b - mean) * s + beta, s = gamma / sqrt(var + eps).
+     * The kernel folds w (the oneDNN one once, into its weight cache); the
+     * bias is folded here. */
+    const int64_t O = w->shape[0];
+    ed_tensor *sc = NULL, *bf = NULL;
+    ED_TRY(ed__alloc(ED_F64, 1, &O, &sc));
     ed_status st = ed__alloc(ED_F32, 1, &O, &bf);
     if (st == ED_OK) {
         const float *g = ed__cf32(bn->weight), *be = ed__cf32(bn->bias), *mu = ed__cf32(bn->mean), *var = ed__cf32(bn->var);
-        const float *wv = ed__cf32(w), *bv = b ? ed__cf32(b) : NULL;
-        float *wo = ed__f32(wf), *bo = ed__f32(bf);
+        const float *bv = b ? ed__cf32(b) : NULL;
+        double *so = ed__f64(sc);
+        float *bo = ed__f32(bf);
         for (int64_t o = 0; o < O; o++) {
             double s = (double)g[o] / sqrt((double)var[o] + 1e-5);
-            for (int64_t i = 0; i < per; i++) wo[o * per + i] = (float)(wv[o * per + i] * s);
+            so[o] = s;
             bo[o] = (float)((double)be[o] + ((bv ? (double)bv[o] : 0.0) - (double)mu[o]) * s);
         }
         a.relu = 1;
-        st = ed_conv2d(x, wf, bf, &a, y);
+        st = ed__conv2d_scaled(x, w, sc, bf, &a, y);
     }
-    ed_tensor_free(wf);
+    ed_tensor_free(sc);
     ed_tensor_free(bf);
     return st;
 }

@@ -22,7 +22,9 @@
  * and tensors[]:
  *   ED_OP_CONV2D forward  {x, weight, bias, y}         bias may be NULL; y is
  *                                                      allocated, to be written
- *                                                      (relu applied if params say)
+ *                                                      (relu applied if params say);
+ *                        {x, weight, bias, y, s}       when params.wscale (the
+ *                                                      weight is folded with s)
  *   ED_OP_CONV2D backward {x, weight, gy, gx, gweight, gbias}
  *                                                      NULL where not needed;
  *                                                      the kernel adds (+=)
@@ -205,8 +207,15 @@ static ed_status conv2d_backward(ed_node *n)
     return conv2d_backward_with(c, n, gy);
 }
 
-ed_status ed_conv2d(const ed_tensor *x, const ed_tensor *weight, const ed_tensor *bias, const ed_conv2d_args *args,
-                    ed_tensor **out)
+void ed__conv_scale_weight(const float *w, const double *s, int64_t O, int64_t per, float *out)
+{
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t i = 0; i < per; i++) out[o * per + i] = (float)(w[o * per + i] * s[o]);
+}
+
+/* ed_conv2d and ed__conv2d_scaled; s NULL for the former. */
+static ed_status conv2d_impl(const ed_tensor *x, const ed_tensor *weight, const ed_tensor *s, const ed_tensor *bias,
+                             const ed_conv2d_args *args, ed_tensor **out)
 {
     if (!out) return ed__err(ED_E_ARG, "conv2d: out is NULL");
     *out = NULL;
@@ -215,7 +224,7 @@ ed_status ed_conv2d(const ed_tensor *x, const ed_tensor *weight, const ed_tensor
         /* Unbatched: run as a batch of one, then drop the batch dimension. */
         ed_tensor *x4 = NULL, *y4 = NULL;
         ED_TRY(ed_reshape(x, 4, (int64_t[]){ 1, x->shape[0], x->shape[1], x->shape[2] }, &x4));
-        ed_status st = ed_conv2d(x4, weight, bias, args, &y4);
+        ed_status st = conv2d_impl(x4, weight, s, bias, args, &y4);
         ed_tensor_free(x4);
         if (st != ED_OK) return st;
         st = ed_reshape(y4, 3, y4->shape + 1, out);
@@ -223,8 +232,8 @@ ed_status ed_conv2d(const ed_tensor *x, const ed_tensor *weight, const ed_tensor
         return st;
     }
     if (x->ndim != 4) {
-        char s[ED_SHAPE_BUF];
-        return ed__err(ED_E_SHAPE, "conv2d: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got shape %s", ed__shape_str(x, s));
+        char sb[ED_SHAPE_BUF];
+        return ed__err(ED_E_SHAPE, "conv2d: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got shape %s", ed__shape_str(x, sb));
     }
     ed_conv2d_args def;
     if (!args) {
@@ -233,26 +242,61 @@ ed_status ed_conv2d(const ed_tensor *x, const ed_tensor *weight, const ed_tensor
     }
     conv2d_ctx c;
     ED_TRY(conv2d_setup(x, weight, bias, args, &c));
+    if (s) {
+        if (weight->dtype != ED_F32 || s->dtype != ED_F64 || s->ndim != 1 || s->shape[0] != c.cout)
+            return ed__err(ED_E_ARG, "conv2d: a folded weight needs a float32 weight and %lld float64 scales",
+                           (long long)c.cout);
+        if (ed__any_needs_grad(3, (const ed_tensor *const[]){ x, weight, bias }))
+            return ed__err(ED_E_ARG, "conv2d: a folded weight is for inference without gradients");
+        c.p.wscale = 1;
+    }
 
     ed_tensor *y;
     ED_TRY(ed__alloc(x->dtype, 4, (int64_t[]){ c.g.N, c.cout, c.g.Ho, c.g.Wo }, &y));
-    ed_tensor *t[4] = { (ed_tensor *)x, (ed_tensor *)weight, (ed_tensor *)bias, y };
+    ed_tensor *t[5] = { (ed_tensor *)x, (ed_tensor *)weight, (ed_tensor *)bias, y, (ed_tensor *)s };
     const ed_kernel *k = ed_backend_find(ED_OP_CONV2D, ED_FORWARD, &c.p, t);
-    ed_status st;
+    ed_status st = ED_OK;
     if (k) {
         st = k->run(&c.p, t);
     } else {
-        ed__conv_fill_bias(x->dtype, c.g.N, c.cout, c.g.Ho * c.g.Wo, bias ? bias->data : NULL, y->data);
-        st = ed__conv_fwd(x->dtype, &c.g, x->data, weight->data, y->data);
-        if (st == ED_OK && c.p.relu) ED_DISPATCH_FLOAT(y->dtype, relu_inplace, y->data, y->numel);
+        const void *wd = weight->data;
+        float *folded = NULL;
+        if (s) {
+            folded = ed__scratch((size_t)weight->numel * sizeof(float));
+            if (!folded) st = ed__err(ED_E_NOMEM, "conv2d: out of memory for the folded weight");
+            else ed__conv_scale_weight(ed__cf32(weight), ed__cf64(s), c.cout, weight->numel / c.cout, folded);
+            wd = folded;
+        }
+        if (st == ED_OK) {
+            ed__conv_fill_bias(x->dtype, c.g.N, c.cout, c.g.Ho * c.g.Wo, bias ? bias->data : NULL, y->data);
+            st = ed__conv_fwd(x->dtype, &c.g, x->data, wd, y->data);
+            if (st == ED_OK && c.p.relu) ED_DISPATCH_FLOAT(y->dtype, relu_inplace, y->data, y->numel);
+        }
+        ed__scratch_free(folded);
     }
-    ed_node *node;
-    if (st == ED_OK) st = ed__record(y, "conv2d", conv2d_backward, 3, (const ed_tensor *const[]){ x, weight, bias }, &c,
-                                     sizeof c, &node);
+    ed_node *node = NULL;
+    if (st == ED_OK && !s)
+        st = ed__record(y, "conv2d", conv2d_backward, 3, (const ed_tensor *const[]){ x, weight, bias }, &c, sizeof c, &node);
     if (st != ED_OK) {
         ed_tensor_free(y);
         return st;
     }
     *out = y;
     return ED_OK;
+}
+
+ed_status ed_conv2d(const ed_tensor *x, const ed_tensor *weight, const ed_tensor *bias, const ed_conv2d_args *args,
+                    ed_tensor **out)
+{
+    return conv2d_impl(x, weight, NULL, bias, args, out);
+}
+
+ed_status ed__conv2d_scaled(const ed_tensor *x, const ed_tensor *w, const ed_tensor *s, const ed_tensor *b,
+                            const ed_conv2d_args *args, ed_tensor **out)
+{
+    if (!s) {
+        if (out) *out = NULL;
+        return ed__err(ED_E_ARG, "conv2d: the folded-weight scales are NULL");
+    }
+    return conv2d_impl(x, w, s, b, args, out);
 }

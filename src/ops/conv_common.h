@@ -39,6 +39,10 @@ typedef struct ed__conv_params {
                                 backward kernels get gy already masked by y > 0 */
     int gx_overwrite;        /* backward only: 1 = gx holds garbage and is to be stored (=), not
                                 added to (ed__grad_of_overwrite); a kernel that cannot, declines */
+    int wscale;              /* conv2d forward only: 1 = tensors[] has a 5th entry, s (Cout, float64),
+                                and the weight to use is ed__conv_scale_weight(w, s) (a BatchNorm
+                                folded for inference, ed__conv2d_scaled); a kernel that cannot,
+                                declines */
 } ed__conv_params;
 
 /* One im2col geometry; see the top of this file. */
@@ -54,6 +58,10 @@ typedef struct ed__conv_geom {
 ed_status ed__conv_fwd(ed_dtype dt, const ed__conv_geom *g, const void *img, const void *A, void *pos);
 ed_status ed__conv_bwd_data(ed_dtype dt, const ed__conv_geom *g, const void *A, const void *pos, void *img);
 ed_status ed__conv_bwd_weight(ed_dtype dt, const ed__conv_geom *g, const void *img, const void *pos, void *A);
+/* out[o, i] = (float)(w[o, i] * s[o]) for a float32 weight of O rows of per
+ * elements (conv2d's (Cout, Cin/groups, kh, kw)), s in float64; the one
+ * definition of a folded weight, for every kernel. */
+void ed__conv_scale_weight(const float *w, const double *s, int64_t O, int64_t per, float *out);
 /* t (N, C, HW) := bias[c] broadcast (0 when bias is NULL). */
 void ed__conv_fill_bias(ed_dtype dt, int64_t N, int64_t C, int64_t HW, const void *bias, void *t);
 /* gb[c] += sum over n and HW of g (N, C, HW). */

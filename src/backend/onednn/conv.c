@@ -30,9 +30,11 @@ enum { CONV_FWD = 1, CONV_BWD_DATA, CONV_BWD_W, DECONV_FWD, DECONV_BWD_DATA, DEC
 
 /* Key layout: kind, threads, x dims, w dims, y dims, params, has_bias,
  * precision (ed_precision). */
-enum { K_KIND = 0, K_THR = 1, K_X = 2, K_W = 6, K_Y = 10, K_P = 14, K_BIAS = 27, K_PREC = 28 };
+enum { K_KIND = 0, K_THR = 1, K_X = 2, K_W = 6, K_Y = 10, K_P = 14, K_BIAS = 30, K_PREC = 31 };
+_Static_assert(K_P + sizeof(ed__conv_params) / sizeof(int) <= K_BIAS, "conv params overlap the key's later words");
 #define K_RELU (K_P + (int)(offsetof(ed__conv_params, relu) / sizeof(int)))
 #define K_OW (K_P + (int)(offsetof(ed__conv_params, gx_overwrite) / sizeof(int)))
+#define K_WSCALE (K_P + (int)(offsetof(ed__conv_params, wscale) / sizeof(int)))
 
 static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w,
                      const int64_t *ydims, bool bias)
@@ -52,6 +54,7 @@ static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_t
     k->w[K_PREC] = ed_get_conv_precision();
     if (kind != CONV_FWD) k->w[K_RELU] = 0;   /* backward gets gy masked already: one entry */
     if (kind != CONV_BWD_DATA && kind != DECONV_BWD_DATA) k->w[K_OW] = 0;   /* only diff_src can be stored */
+    k->w[K_WSCALE] = 0;   /* a folded weight is the same primitive: the weight cache folds it */
 }
 
 static bool is_deconv(int kind) { return kind >= DECONV_FWD; }
@@ -296,15 +299,22 @@ static odnn_prim *entry(int kind, const ed__conv_params *p, const ed_tensor *x, 
     return odnn_cache_get(&k, builder(kind));
 }
 
-/* ---- forward: tensors {x, weight, bias, y} ------------------------------- */
+/* ---- forward: tensors {x, weight, bias, y} (+ s, see wscaled) ------------ */
+
+/* A folded weight (conv2d's params.wscale, tensors[4] = s) is folded by the
+ * weight cache, so the entry must reorder its weight (args[1]); it always
+ * has so far (oneDNN picks a blocked weight format). */
+static bool wscaled(int kind, const void *params) { return kind == CONV_FWD && ((const ed__conv_params *)params)->wscale; }
 
 static bool fwd_supports(int kind, const void *params, ed_tensor *const *t)
 {
     if (!f32(t[0]) || !f32(t[1]) || !f32(t[2]) || !f32(t[3])) return false;
     if (!nonempty(t[0], t[1], t[3]->shape)) return false;
+    if (wscaled(kind, params) && (!t[4] || t[4]->dtype != ED_F64 || t[4]->numel != t[1]->shape[0])) return false;
     odnn_lock();
     odnn_prim *e = entry(kind, params, t[0], t[1], t[3]->shape, t[2] != NULL);
     odnn_unlock();
+    if (e && wscaled(kind, params) && !(e->args[1].reorder && e->args[1].cache)) return false;
     return e != NULL;
 }
 
@@ -321,7 +331,7 @@ static ed_status fwd_run(int kind, const void *params, ed_tensor *const *t, cons
         int n = 0;
         for (int i = 0; i < 4; i++)
             if (i != 2 || t[2]) dd[n++] = d[i];
-        st = odnn_run(e, dd, op);
+        st = wscaled(kind, params) ? odnn_run_scaled(e, dd, ed__cf64(t[4]), t[4]->numel, op) : odnn_run(e, dd, op);
     }
     odnn_unlock();
     return st;

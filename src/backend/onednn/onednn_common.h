@@ -80,6 +80,11 @@ ed_status odnn_run(odnn_prim *p, void *const *data, const char *op);
 /* The same; pre[i] (pre may be NULL), when not NULL, is input i already in
  * the entry's layout (args[i].prim_md): its reorder is skipped. */
 ed_status odnn_run_pre(odnn_prim *p, void *const *data, void *const *pre, const char *op);
+/* The same for a convolution whose cached weight (the one input marked
+ * "cache", O rows) is to be used folded, ed__conv_scale_weight(w, s): the
+ * fold is made with the reorder on a cache miss, and s joins the
+ * fingerprint, so a call costs no more than an unfolded one. */
+ed_status odnn_run_scaled(odnn_prim *p, void *const *data, const double *s, int64_t O, const char *op);
 /* Input i of p's last run as reordered into the shared slot (args[i]
  * built with shared_ws), valid until the next run that writes that slot;
  * NULL when it was not reordered. */
@@ -106,12 +111,15 @@ bool odnn_set_scratch(odnn_prim *p, const_dnnl_primitive_desc_t pd);
  * changed by anything (ed_optim_step, ed_params_load, ed_model_init, a write
  * through ed_tensor_data, a freed tensor whose address is reused) is
  * reordered again: no generation counter to forget to bump. The fingerprint
- * is 4 lanes of a 64-bit multiply-xorshift chain over 8-byte words, each
- * step a bijection, so changing any single word always changes it; other
- * changes escape only if all 4 lanes collide (about 2^-256 for unrelated
- * data). It costs one single-threaded read of the weights (about 30 MB a
- * forward pass for unet32, a few ms), far less than a reorder: no write and
- * no parallel region. Bounded: 256 entries and 512 MiB, then emptied. */
+ * is 32 lanes of a 64-bit multiply-xorshift chain over 8-byte words (AVX-512
+ * where present, same values without), each step a bijection, so changing
+ * any single word always changes it; the lanes are folded into 4 words by
+ * xor, and other changes escape only if those collide (about 2^-256 for
+ * unrelated data). It costs one single-threaded read of the weights at
+ * memory speed (about 30 MB a forward pass for unet32: 4 ms at 1 thread
+ * here), far less than a reorder: no write and no parallel region. A
+ * folded weight (odnn_run_scaled) adds its scales to the fingerprint.
+ * Bounded: 256 entries and 512 MiB, then emptied. */
 void odnn_weight_cache_clear(void);
 /* Counters since the last clear, for tests. */
 void odnn_weight_cache_stats(int64_t *hits, int64_t *misses);
