@@ -576,6 +576,61 @@ static void test_folded_weight_cache(void)
     ed_tensor_free(x);
 }
 
+/* ---- the forward's converted input kept for the weight gradient ---------- */
+/* Weight gradient of conv2d(x, w) for gy, with the kept copy (keep = 1) or
+ * with it dropped before backward, so backward converts x itself. */
+static ed_tensor *kept_grad(const ed_tensor *x, const ed_tensor *w0, const ed_tensor *gy, int keep)
+{
+    ed_tensor *w = NULL, *y = NULL, *gw = NULL;
+    CHECK_OK(ed_tensor_clone(w0, &w));
+    ed_tensor_set_requires_grad(w, 1);
+    ed_conv2d_args a;
+    ed_conv2d_args_default(&a);
+    a.padding[0] = a.padding[1] = 1;
+    CHECK_OK(ed_conv2d(x, w, NULL, &a, &y));
+    if (y && y->node) {
+        CHECK_MSG(y->node->n_saved == 1 && y->node->saved[0]->dtype == ED_U8 && ((const uint64_t *)y->node->saved[0]->data)[0] > 0,
+                  "a oneDNN conv2d in training should keep its converted input");
+        if (!keep && y->node->n_saved == 1) {
+            ed_tensor_free(y->node->saved[0]);
+            y->node->n_saved = 0;
+        }
+    }
+    CHECK_OK(ed_backward(y, gy));
+    CHECK_OK(ed_tensor_clone(ed_tensor_grad(w), &gw));
+    ed_tensor_free(y);
+    ed_tensor_free(w);
+    return gw;
+}
+
+static void test_kept_input(void)
+{
+    ed_tensor *x = check_randn(ED_F32, SHAPE(2, 32, 12, 12), 95), *w = check_randn(ED_F32, SHAPE(32, 32, 3, 3), 96);
+    ed_tensor *gy = check_randn(ED_F32, SHAPE(2, 32, 12, 12), 97);
+    for (int bf = 0; bf < 2; bf++) {
+        ed_set_conv_precision(bf ? ED_PRECISION_BF16 : ED_PRECISION_F32);
+        ed_tensor *kept = kept_grad(x, w, gy, 1), *fresh = kept_grad(x, w, gy, 0);
+        CHECK_MSG(kept && fresh && memcmp(kept->data, fresh->data, sizeof(float) * (size_t)kept->numel) == 0,
+                  "%s: the weight gradient from the kept input should equal a fresh conversion bit for bit", bf ? "bf16" : "f32");
+        ed_tensor_free(kept);
+        ed_tensor_free(fresh);
+    }
+    ed_set_conv_precision(ED_PRECISION_F32);
+    /* Inference and a weight without gradient keep nothing. */
+    ed_conv2d_args a;
+    ed_conv2d_args_default(&a);
+    ed_tensor *xg = NULL, *y = NULL;
+    CHECK_OK(ed_tensor_clone(x, &xg));
+    ed_tensor_set_requires_grad(xg, 1);
+    CHECK_OK(ed_conv2d(xg, w, NULL, &a, &y));
+    CHECK_MSG(y && y->node && y->node->n_saved == 0, "no weight gradient: nothing kept");
+    ed_tensor_free(y);
+    ed_tensor_free(xg);
+    ed_tensor_free(gy);
+    ed_tensor_free(w);
+    ed_tensor_free(x);
+}
+
 /* ---- relu (registered) --------------------------------------------------- */
 static void test_relu(void)
 {
@@ -758,6 +813,7 @@ static void test_layout(void)
 
 int main(void)
 {
+    test_kept_input();
     test_folded_weight_cache();
     test_layout();
     test_relu();

@@ -35,6 +35,7 @@
 #include "core/ed_internal.h"
 #include "ops/conv_common.h"
 #include "ops/typed.h"
+#include "encdec/precision.h"
 
 #include <math.h>
 
@@ -184,9 +185,11 @@ static ed_status conv2d_backward_with(const conv2d_ctx *c, ed_node *n, ed_tensor
     ED_TRY(ed__grad_of_overwrite(n, 0, &gx, &ow));
     ED_TRY(ed__grad_of(n, 1, &gw));
     ED_TRY(ed__grad_of(n, 2, &gb));
-    ed_tensor *t[6] = { x, w, gy, gx, gw, gb };
+    ed_tensor *keep = n->n_saved > 0 ? n->saved[0] : NULL;   /* the forward's converted x (conv_common.h) */
+    ed_tensor *t[7] = { x, w, gy, gx, gw, gb, keep };
     ed__conv_params p = c->p;
     p.gx_overwrite = ow;
+    p.keep_src = keep != NULL;
     const ed_kernel *k = ed_backend_find(ED_OP_CONV2D, ED_BACKWARD, &p, t);
     if (k) return k->run(&p, t);
     if (ow) memset(gx->data, 0, (size_t)gx->numel * ed_dtype_size(gx->dtype));
@@ -251,13 +254,31 @@ static ed_status conv2d_impl(const ed_tensor *x, const ed_tensor *weight, const 
         c.p.wscale = 1;
     }
 
-    ed_tensor *y;
+    ed_tensor *y, *keep = NULL;
     ED_TRY(ed__alloc(x->dtype, 4, (int64_t[]){ c.g.N, c.cout, c.g.Ho, c.g.Wo }, &y));
-    ed_tensor *t[5] = { (ed_tensor *)x, (ed_tensor *)weight, (ed_tensor *)bias, y, (ed_tensor *)s };
+    ed_tensor *t[6] = { (ed_tensor *)x, (ed_tensor *)weight, (ed_tensor *)bias, y, (ed_tensor *)s, NULL };
     const ed_kernel *k = ed_backend_find(ED_OP_CONV2D, ED_FORWARD, &c.p, t);
     ed_status st = ED_OK;
     if (k) {
-        st = k->run(&c.p, t);
+        /* Training: let the kernel keep its converted x for the weight
+         * gradient, so backward need not convert it again (memory: one
+         * copy of x, in the convolution's precision, until backward). */
+        ed__conv_params p = c.p;
+        if (!s && x->dtype == ED_F32 && ed__needs_grad(weight)) {
+            int64_t bytes = ed__conv_keep_bytes(x, ed_get_conv_precision() == ED_PRECISION_BF16);
+            if (ed__alloc(ED_U8, 1, &bytes, &keep) == ED_OK) {
+                memset(keep->data, 0, 8);
+                p.keep_src = 1;
+                t[5] = keep;
+            } else {
+                ed_clear_error();   /* not kept: the convolution runs as usual */
+            }
+        }
+        st = k->run(&p, t);
+        if (keep && !((const uint64_t *)keep->data)[0]) {
+            ed_tensor_free(keep);
+            keep = NULL;
+        }
     } else {
         const void *wd = weight->data;
         float *folded = NULL;
@@ -277,6 +298,8 @@ static ed_status conv2d_impl(const ed_tensor *x, const ed_tensor *weight, const 
     ed_node *node = NULL;
     if (st == ED_OK && !s)
         st = ed__record(y, "conv2d", conv2d_backward, 3, (const ed_tensor *const[]){ x, weight, bias }, &c, sizeof c, &node);
+    if (st == ED_OK && node && keep) st = ed__node_save(node, keep);
+    ed_tensor_free(keep);   /* the node's reference remains */
     if (st != ED_OK) {
         ed_tensor_free(y);
         return st;

@@ -43,7 +43,22 @@ typedef struct ed__conv_params {
                                 and the weight to use is ed__conv_scale_weight(w, s) (a BatchNorm
                                 folded for inference, ed__conv2d_scaled); a kernel that cannot,
                                 declines */
+    int keep_src;            /* conv2d, training: the kernel may keep its converted input for the
+                                weight gradient (ED_CONV_KEEP below). Forward: tensors[5] is a
+                                uint8 holder to fill, or left with a zero first word; backward:
+                                tensors[6] is that holder (or NULL) */
 } ed__conv_params;
+
+/* The holder of a kept input: ED_CONV_KEEP_HEADER bytes for the kernel's
+ * description of the copy (its first 8 bytes the copy's size, 0 when
+ * nothing was kept), then the copy. ed__conv_keep_bytes: the holder's
+ * size for x, enough for the layouts a kernel may pick (channels padded
+ * to 16; 2 bytes an element when the convolutions run in bfloat16). */
+#define ED_CONV_KEEP_HEADER 4096
+static inline int64_t ed__conv_keep_bytes(const ed_tensor *x, int bf16)
+{
+    return ED_CONV_KEEP_HEADER + x->shape[0] * ((x->shape[1] + 15) / 16 * 16) * x->shape[2] * x->shape[3] * (bf16 ? 2 : 4);
+}
 
 /* One im2col geometry; see the top of this file. */
 typedef struct ed__conv_geom {

@@ -35,6 +35,7 @@ _Static_assert(K_P + sizeof(ed__conv_params) / sizeof(int) <= K_BIAS, "conv para
 #define K_RELU (K_P + (int)(offsetof(ed__conv_params, relu) / sizeof(int)))
 #define K_OW (K_P + (int)(offsetof(ed__conv_params, gx_overwrite) / sizeof(int)))
 #define K_WSCALE (K_P + (int)(offsetof(ed__conv_params, wscale) / sizeof(int)))
+#define K_KEEP (K_P + (int)(offsetof(ed__conv_params, keep_src) / sizeof(int)))
 
 static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w,
                      const int64_t *ydims, bool bias)
@@ -55,6 +56,7 @@ static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_t
     if (kind != CONV_FWD) k->w[K_RELU] = 0;   /* backward gets gy masked already: one entry */
     if (kind != CONV_BWD_DATA && kind != DECONV_BWD_DATA) k->w[K_OW] = 0;   /* only diff_src can be stored */
     k->w[K_WSCALE] = 0;   /* a folded weight is the same primitive: the weight cache folds it */
+    k->w[K_KEEP] = 0;     /* so is a kept input */
 }
 
 static bool is_deconv(int kind) { return kind >= DECONV_FWD; }
@@ -301,6 +303,45 @@ static odnn_prim *entry(int kind, const ed__conv_params *p, const ed_tensor *x, 
 
 /* ---- forward: tensors {x, weight, bias, y} (+ s, see wscaled) ------------ */
 
+/* A kept input (params.keep_src, conv_common.h): the holder's header is
+ * the copy's size and oneDNN memory descriptor; backward weights uses the
+ * copy only if its primitive wants that very descriptor. */
+typedef struct {
+    uint64_t bytes;
+    dnnl_memory_desc_t md;
+} keep_header;
+_Static_assert(sizeof(keep_header) <= ED_CONV_KEEP_HEADER, "ED_CONV_KEEP_HEADER is too small");
+
+/* Forward (tensors[5] when params.keep_src): x converted into the holder
+ * (the source of this run, returned) or NULL when not kept (the run
+ * converts as usual). */
+static void *keep_src(ed_tensor *holder, odnn_prim *e, const void *x)
+{
+    if (!holder || holder->dtype != ED_U8) return NULL;
+    keep_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(holder->data, &h.bytes, sizeof h.bytes);
+    if (!e->args[0].reorder || e->args[0].cache) return NULL;
+    h.md = e->args[0].prim_md;
+    h.bytes = dnnl_memory_desc_get_size(&h.md);
+    if ((int64_t)h.bytes > holder->numel - ED_CONV_KEEP_HEADER) return NULL;
+    unsigned char *data = (unsigned char *)holder->data + ED_CONV_KEEP_HEADER;
+    if (!odnn_input_to(e, 0, x, data)) return NULL;
+    memcpy(holder->data, &h, sizeof h);
+    return data;
+}
+
+/* Backward weights: the kept copy, if it is what entry e takes as its
+ * source (args[0]), else NULL. */
+static void *kept_src(const ed_tensor *holder, const odnn_prim *e)
+{
+    if (!holder || holder->dtype != ED_U8 || !e->args[0].reorder) return NULL;
+    keep_header h;
+    memcpy(&h, holder->data, sizeof h);
+    if (!h.bytes || !dnnl_memory_desc_equal(&h.md, &e->args[0].prim_md)) return NULL;
+    return (unsigned char *)holder->data + ED_CONV_KEEP_HEADER;
+}
+
 /* A folded weight (conv2d's params.wscale, tensors[4] = s) is folded by the
  * weight cache, so the entry must reorder its weight (args[1]); it always
  * has so far (oneDNN picks a blocked weight format). */
@@ -331,7 +372,10 @@ static ed_status fwd_run(int kind, const void *params, ed_tensor *const *t, cons
         int n = 0;
         for (int i = 0; i < 4; i++)
             if (i != 2 || t[2]) dd[n++] = d[i];
-        st = wscaled(kind, params) ? odnn_run_scaled(e, dd, ed__cf64(t[4]), t[4]->numel, op) : odnn_run(e, dd, op);
+        const bool keep = kind == CONV_FWD && ((const ed__conv_params *)params)->keep_src;
+        void *pre[4] = { keep ? keep_src(t[5], e, t[0]->data) : NULL, NULL, NULL, NULL };
+        st = wscaled(kind, params) ? odnn_run_scaled(e, dd, ed__cf64(t[4]), t[4]->numel, op)
+                                   : odnn_run_pre(e, dd, pre[0] ? pre : NULL, op);
     }
     odnn_unlock();
     return st;
@@ -369,8 +413,11 @@ static ed_status bwd_run(int kind_data, int kind_w, const void *params, ed_tenso
          * primitives want it in the same layout. */
         void *gy_pre = ebd && e && e->args[1].reorder && dnnl_memory_desc_equal(&ebd->args[0].prim_md, &e->args[1].prim_md)
                            ? odnn_shared_input(ebd, 0) : NULL;
+        /* x as the forward converted it, when it kept the copy. */
+        const ed__conv_params *cp = params;
+        void *x_pre = e && kind_w == CONV_BWD_W && cp->keep_src ? kept_src(t[6], e) : NULL;
         st = e ? odnn_run_pre(e, (void *[]){ x->data, gy->data, gw->data, gb ? gb->data : NULL },
-                              (void *[]){ NULL, gy_pre, NULL, NULL }, op)
+                              (void *[]){ x_pre, gy_pre, NULL, NULL }, op)
                : ed__err(ED_E_UNSUPPORTED, "%s: oneDNN kernel unavailable for these arguments", op);
     }
     odnn_unlock();

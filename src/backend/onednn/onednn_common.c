@@ -400,6 +400,36 @@ void *odnn_shared_input(const odnn_prim *p, int i)
 static ed_status run(odnn_prim *p, void *const *data, void *const *pre, const double *scale, int64_t n_scale,
                      const char *op);
 
+/* Input a (its user_mem set to the user's data) reordered into dst. */
+static bool input_to(odnn_arg *a, void *dst)
+{
+    if (a->fast) {
+        void *src = NULL;
+        if (dnnl_memory_get_data_handle(a->user_mem, &src) != dnnl_success) return false;
+        odnn_to_nhwc(src, dst, a->fn, a->fc, a->fhw, a->fast == ODNN_FAST_TO_NHWC_BF16);
+        return true;
+    }
+    dnnl_memory_set_data_handle(a->prim_mem, dst);
+    dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->user_mem }, { DNNL_ARG_TO, a->prim_mem } };
+    return exec(a->reorder, 2, r) && dnnl_stream_wait(stream) == dnnl_success;
+}
+
+bool odnn_input_to(odnn_prim *p, int i, const void *user, void *dst)
+{
+    odnn_arg *a = &p->args[i];
+    if (!a->reorder || a->output || a->cache) return false;
+#ifdef _OPENMP
+    int old = omp_get_max_threads();
+    omp_set_num_threads(threads_now());
+#endif
+    dnnl_memory_set_data_handle(a->user_mem, (void *)user);
+    bool ok = input_to(a, dst);
+#ifdef _OPENMP
+    omp_set_num_threads(old);
+#endif
+    return ok;
+}
+
 ed_status odnn_run(odnn_prim *p, void *const *data, const char *op) { return run(p, data, NULL, NULL, 0, op); }
 
 ed_status odnn_run_pre(odnn_prim *p, void *const *data, void *const *pre, const char *op)
@@ -439,13 +469,8 @@ static ed_status run(odnn_prim *p, void *const *data, void *const *pre, const do
                 ok = false;
                 break;
             }
+            if (!a->output) ok = input_to(a, w);
             dnnl_memory_set_data_handle(a->prim_mem, w);
-            if (!a->output && a->fast) {
-                odnn_to_nhwc(data[i], w, a->fn, a->fc, a->fhw, a->fast == ODNN_FAST_TO_NHWC_BF16);
-            } else if (!a->output) {
-                dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->user_mem }, { DNNL_ARG_TO, a->prim_mem } };
-                ok = exec(a->reorder, 2, r);
-            }
             args[n++] = (dnnl_exec_arg_t){ a->arg, a->prim_mem };
         } else {
             args[n++] = (dnnl_exec_arg_t){ a->arg, a->user_mem };

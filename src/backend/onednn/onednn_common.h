@@ -85,6 +85,11 @@ ed_status odnn_run_pre(odnn_prim *p, void *const *data, void *const *pre, const 
  * fold is made with the reorder on a cache miss, and s joins the
  * fingerprint, so a call costs no more than an unfolded one. */
 ed_status odnn_run_scaled(odnn_prim *p, void *const *data, const double *s, int64_t O, const char *op);
+/* Input i of p (an input that p reorders, not a cached weight) reordered
+ * from user into dst (dnnl_memory_desc_get_size(&p->args[i].prim_md)
+ * bytes) as a run would; false if i is not such an input or it failed.
+ * The copy can be passed to a later odnn_run_pre as pre[i]. */
+bool odnn_input_to(odnn_prim *p, int i, const void *user, void *dst);
 /* Input i of p's last run as reordered into the shared slot (args[i]
  * built with shared_ws), valid until the next run that writes that slot;
  * NULL when it was not reordered. */
