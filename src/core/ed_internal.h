@@ -109,6 +109,15 @@ ed_status ed__batch_norm_relu(const ed_tensor *x, ed_tensor *running_mean, ed_te
                               const ed_tensor *weight, const ed_tensor *bias, int training,
                               double momentum, double eps, ed_tensor **out);
 
+/* relu(batch_norm(conv2d(x, w, b, stride 1, padding pad), training = 1,
+ * momentum, eps)) as one op (ops/conv_bn_relu.c): the same values and
+ * gradients as the three ops to float rounding, with the convolution's
+ * output and the BatchNorm's input gradient kept in the backend's layout.
+ * Running stats are updated as ed_batch_norm does. */
+ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, int pad,
+                                 ed_tensor *running_mean, ed_tensor *running_var, const ed_tensor *gamma,
+                                 const ed_tensor *beta, double momentum, double eps, ed_tensor **out);
+
 /* conv2d(x, w * s[o] per output channel, b, args) without autograd (ops/
  * conv2d.c): a BatchNorm folded into the convolution for inference. s is
  * float64 (Cout); each folded weight is (float)(w * s[o]), made by the
@@ -149,6 +158,7 @@ double ed__rng_normal_at(uint64_t seed, uint64_t base, uint64_t i);
 typedef enum ed_op {
     ED_OP_CONV2D = 0, ED_OP_CONV_TRANSPOSE2D, ED_OP_MAX_POOL2D, ED_OP_MAX_UNPOOL2D,
     ED_OP_AVG_POOL2D, ED_OP_BATCH_NORM, ED_OP_ELTWISE, ED_OP_BINARY, ED_OP_INTERPOLATE,
+    ED_OP_CONV_BN_RELU,
     ED_OP_COUNT
 } ed_op;
 typedef enum ed_pass { ED_FORWARD = 0, ED_BACKWARD = 1 } ed_pass;

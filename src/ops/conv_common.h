@@ -43,6 +43,9 @@ typedef struct ed__conv_params {
                                 and the weight to use is ed__conv_scale_weight(w, s) (a BatchNorm
                                 folded for inference, ed__conv2d_scaled); a kernel that cannot,
                                 declines */
+    int nhwc;                /* oneDNN kernels only, never set by the ops: activations and their
+                                gradients in NHWC (acdb) at the primitive, for the fused
+                                conv + BatchNorm + ReLU (backend/onednn/conv_bn_relu.c) */
     int keep_src;            /* conv2d, training: the kernel may keep its converted input for the
                                 weight gradient (ED_CONV_KEEP below). Forward: tensors[5] is a
                                 uint8 holder to fill, or left with a zero first word; backward:

@@ -21,12 +21,11 @@
  *     (gx_overwrite: a fresh gradient buffer, see ed__grad_of_overwrite).
  * Activations and weights use the formats oneDNN picks (format_tag any),
  * reordered from/to the plain layouts at the edges of each call. */
-#include "backend/onednn/onednn_common.h"
+#include "backend/onednn/conv_internal.h"
 #include "ops/conv_common.h"
 
 #include <stddef.h>
 
-enum { CONV_FWD = 1, CONV_BWD_DATA, CONV_BWD_W, DECONV_FWD, DECONV_BWD_DATA, DECONV_BWD_W };
 
 /* Key layout: kind, threads, x dims, w dims, y dims, params, has_bias,
  * precision (ed_precision). */
@@ -93,10 +92,11 @@ static void decode(const odnn_key *k, geom *g, bool bf16)
     const int64_t G = g->p.groups, cin = g->x[1], cout = g->y[1];
     odnn_md(&g->src_u, 4, g->x, dnnl_nchw);
     odnn_md(&g->dst_u, 4, g->y, dnnl_nchw);
-    odnn_md_dt(&g->src_a, 4, g->x, lo, dnnl_format_tag_any);
-    odnn_md(&g->dst_a, 4, g->y, dnnl_format_tag_any);
-    odnn_md_dt(&g->dst_lo, 4, g->y, lo, dnnl_format_tag_any);
-    odnn_md(&g->src_f, 4, g->x, dnnl_format_tag_any);
+    const dnnl_format_tag_t act = g->p.nhwc ? dnnl_acdb : dnnl_format_tag_any;
+    odnn_md_dt(&g->src_a, 4, g->x, lo, act);
+    odnn_md(&g->dst_a, 4, g->y, act);
+    odnn_md_dt(&g->dst_lo, 4, g->y, lo, act);
+    odnn_md(&g->src_f, 4, g->x, act);
     if (G == 1) {
         int64_t d[4] = { cout, cin, g->w[2], g->w[3] };
         odnn_md(&g->wei_u, 4, d, de ? dnnl_iohw : dnnl_oihw);
@@ -293,7 +293,7 @@ static bool nonempty(const ed_tensor *x, const ed_tensor *w, const int64_t *y)
 }
 
 /* Looks up (building on first use) the entry for one kind. */
-static odnn_prim *entry(int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w, const int64_t *y,
+odnn_prim *odnn_conv_entry(int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w, const int64_t *y,
                         bool bias)
 {
     odnn_key k;
@@ -315,7 +315,7 @@ _Static_assert(sizeof(keep_header) <= ED_CONV_KEEP_HEADER, "ED_CONV_KEEP_HEADER 
 /* Forward (tensors[5] when params.keep_src): x converted into the holder
  * (the source of this run, returned) or NULL when not kept (the run
  * converts as usual). */
-static void *keep_src(ed_tensor *holder, odnn_prim *e, const void *x)
+void *odnn_conv_keep_src(ed_tensor *holder, odnn_prim *e, const void *x)
 {
     if (!holder || holder->dtype != ED_U8) return NULL;
     keep_header h;
@@ -333,7 +333,7 @@ static void *keep_src(ed_tensor *holder, odnn_prim *e, const void *x)
 
 /* Backward weights: the kept copy, if it is what entry e takes as its
  * source (args[0]), else NULL. */
-static void *kept_src(const ed_tensor *holder, const odnn_prim *e)
+void *odnn_conv_kept_src(const ed_tensor *holder, const odnn_prim *e)
 {
     if (!holder || holder->dtype != ED_U8 || !e->args[0].reorder) return NULL;
     keep_header h;
@@ -353,7 +353,7 @@ static bool fwd_supports(int kind, const void *params, ed_tensor *const *t)
     if (!nonempty(t[0], t[1], t[3]->shape)) return false;
     if (wscaled(kind, params) && (!t[4] || t[4]->dtype != ED_F64 || t[4]->numel != t[1]->shape[0])) return false;
     odnn_lock();
-    odnn_prim *e = entry(kind, params, t[0], t[1], t[3]->shape, t[2] != NULL);
+    odnn_prim *e = odnn_conv_entry(kind, params, t[0], t[1], t[3]->shape, t[2] != NULL);
     odnn_unlock();
     if (e && wscaled(kind, params) && !(e->args[1].reorder && e->args[1].cache)) return false;
     return e != NULL;
@@ -362,7 +362,7 @@ static bool fwd_supports(int kind, const void *params, ed_tensor *const *t)
 static ed_status fwd_run(int kind, const void *params, ed_tensor *const *t, const char *op)
 {
     odnn_lock();
-    odnn_prim *e = entry(kind, params, t[0], t[1], t[3]->shape, t[2] != NULL);
+    odnn_prim *e = odnn_conv_entry(kind, params, t[0], t[1], t[3]->shape, t[2] != NULL);
     ed_status st;
     if (!e) {
         st = ed__err(ED_E_UNSUPPORTED, "%s: oneDNN kernel unavailable for these arguments", op);
@@ -373,7 +373,7 @@ static ed_status fwd_run(int kind, const void *params, ed_tensor *const *t, cons
         for (int i = 0; i < 4; i++)
             if (i != 2 || t[2]) dd[n++] = d[i];
         const bool keep = kind == CONV_FWD && ((const ed__conv_params *)params)->keep_src;
-        void *pre[4] = { keep ? keep_src(t[5], e, t[0]->data) : NULL, NULL, NULL, NULL };
+        void *pre[4] = { keep ? odnn_conv_keep_src(t[5], e, t[0]->data) : NULL, NULL, NULL, NULL };
         st = wscaled(kind, params) ? odnn_run_scaled(e, dd, ed__cf64(t[4]), t[4]->numel, op)
                                    : odnn_run_pre(e, dd, pre[0] ? pre : NULL, op);
     }
@@ -390,8 +390,8 @@ static bool bwd_supports(int kind_data, int kind_w, const void *params, ed_tenso
     if (!nonempty(t[0], t[1], t[2]->shape)) return false;
     bool ok = true;
     odnn_lock();
-    if (t[3]) ok = entry(kind_data, params, t[0], t[1], t[2]->shape, false) != NULL;
-    if (ok && t[4]) ok = entry(kind_w, params, t[0], t[1], t[2]->shape, t[5] != NULL) != NULL;
+    if (t[3]) ok = odnn_conv_entry(kind_data, params, t[0], t[1], t[2]->shape, false) != NULL;
+    if (ok && t[4]) ok = odnn_conv_entry(kind_w, params, t[0], t[1], t[2]->shape, t[5] != NULL) != NULL;
     odnn_unlock();
     return ok;
 }
@@ -403,19 +403,19 @@ static ed_status bwd_run(int kind_data, int kind_w, const void *params, ed_tenso
     odnn_lock();
     odnn_prim *ebd = NULL;
     if (gx) {
-        ebd = entry(kind_data, params, x, w, gy->shape, false);
+        ebd = odnn_conv_entry(kind_data, params, x, w, gy->shape, false);
         st = ebd ? odnn_run(ebd, (void *[]){ gy->data, w->data, gx->data }, op)
                  : ed__err(ED_E_UNSUPPORTED, "%s: oneDNN kernel unavailable for these arguments", op);
     }
     if (st == ED_OK && gw) {
-        odnn_prim *e = entry(kind_w, params, x, w, gy->shape, gb != NULL);
+        odnn_prim *e = odnn_conv_entry(kind_w, params, x, w, gy->shape, gb != NULL);
         /* gy reordered once: the backward-data call's copy, when both
          * primitives want it in the same layout. */
         void *gy_pre = ebd && e && e->args[1].reorder && dnnl_memory_desc_equal(&ebd->args[0].prim_md, &e->args[1].prim_md)
                            ? odnn_shared_input(ebd, 0) : NULL;
         /* x as the forward converted it, when it kept the copy. */
         const ed__conv_params *cp = params;
-        void *x_pre = e && kind_w == CONV_BWD_W && cp->keep_src ? kept_src(t[6], e) : NULL;
+        void *x_pre = e && kind_w == CONV_BWD_W && cp->keep_src ? odnn_conv_kept_src(t[6], e) : NULL;
         st = e ? odnn_run_pre(e, (void *[]){ x->data, gy->data, gw->data, gb ? gb->data : NULL },
                               (void *[]){ x_pre, gy_pre, NULL, NULL }, op)
                : ed__err(ED_E_UNSUPPORTED, "%s: oneDNN kernel unavailable for these arguments", op);

@@ -16,6 +16,7 @@
  * with p over H*W. Parallel over images and chunks of 64 positions (each
  * source row read 256 bytes at a time). */
 #include "backend/onednn/onednn_common.h"
+#include "backend/onednn/tile16.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -31,35 +32,6 @@ static inline uint16_t bf16_rne(float f)
     return (uint16_t)(u >> 16);
 }
 
-#if defined(__AVX512F__)
-/* r[j] <- column j of the 16x16 tile whose rows are r[0..15]. */
-static inline void tr16(__m512 r[16])
-{
-    __m512 t[16];
-    for (int k = 0; k < 8; k++) {
-        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-    }
-    for (int k = 0; k < 4; k++) {
-        __m512d a = _mm512_castps_pd(t[4 * k]), b = _mm512_castps_pd(t[4 * k + 1]);
-        __m512d c = _mm512_castps_pd(t[4 * k + 2]), d = _mm512_castps_pd(t[4 * k + 3]);
-        r[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-        r[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-        r[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-        r[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-    }
-    /* r[4k + m], lane L: column 4L + m of rows 4k..4k+3. */
-    for (int m = 0; m < 4; m++) {
-        __m512 a = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x44), a2 = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xEE);
-        __m512 b = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x44), b2 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xEE);
-        t[m] = _mm512_shuffle_f32x4(a, b, 0x88);
-        t[4 + m] = _mm512_shuffle_f32x4(a, b, 0xDD);
-        t[8 + m] = _mm512_shuffle_f32x4(a2, b2, 0x88);
-        t[12 + m] = _mm512_shuffle_f32x4(a2, b2, 0xDD);
-    }
-    for (int j = 0; j < 16; j++) r[j] = t[j];
-}
-#endif
 
 /* One image, positions [p0, p1): the tiled part, then the edges by scalars. */
 static void to_nhwc_range(const float *s, void *dst, int64_t C, int64_t HW, int64_t p0, int64_t p1, bool bf16)
@@ -74,7 +46,7 @@ static void to_nhwc_range(const float *s, void *dst, int64_t C, int64_t HW, int6
         for (int64_t q = p0; q < p_full; q += 16) {
             __m512 r[16];
             for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(s + (c0 + i) * HW + q);
-            tr16(r);
+            odnn_tr16(r);
             for (int j = 0; j < 16; j++) {
 #if defined(__AVX512BF16__)
                 if (bf16) {
@@ -111,7 +83,7 @@ static void from_nhwc_range(const float *s, float *d, int64_t C, int64_t HW, int
         for (int64_t q = p0; q < p_full; q += 16) {
             __m512 r[16];
             for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(s + (q + i) * C + c0);
-            tr16(r);
+            odnn_tr16(r);
             for (int j = 0; j < 16; j++) {
                 float *o = d + (c0 + j) * HW + q;
                 _mm512_storeu_ps(o, acc ? _mm512_add_ps(_mm512_loadu_ps(o), r[j]) : r[j]);

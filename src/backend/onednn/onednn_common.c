@@ -460,7 +460,9 @@ static ed_status run(odnn_prim *p, void *const *data, void *const *pre, const do
             if (!ok) break;
             dnnl_memory_set_data_handle(a->prim_mem, w);
             args[n++] = (dnnl_exec_arg_t){ a->arg, a->prim_mem };
-        } else if (a->reorder && !a->output && pre && pre[i]) {
+        } else if (a->reorder && pre && pre[i] && !(a->output && a->accumulate)) {
+            /* An input already in the primitive's layout, or an output to
+             * be left in it (the caller reads it so). */
             dnnl_memory_set_data_handle(a->prim_mem, pre[i]);
             args[n++] = (dnnl_exec_arg_t){ a->arg, a->prim_mem };
         } else if (a->reorder) {
@@ -487,7 +489,7 @@ static ed_status run(odnn_prim *p, void *const *data, void *const *pre, const do
     if (ok) ok = exec(p->prim, n, args);
     for (int i = 0; i < p->n_args && ok; i++) {
         odnn_arg *a = &p->args[i];
-        if (!a->output || !a->reorder) continue;
+        if (!a->output || !a->reorder || (pre && pre[i] && !a->accumulate)) continue;
         if (a->fast) {
             void *src = NULL;
             ok = dnnl_stream_wait(stream) == dnnl_success && dnnl_memory_get_data_handle(a->prim_mem, &src) == dnnl_success;
@@ -522,4 +524,5 @@ void ed__onednn_register(void)
     ed__onednn_register_conv();
     ed__onednn_register_bn();
     ed__onednn_register_eltwise();
+    ed__onednn_register_cbr();
 }

@@ -78,7 +78,9 @@ odnn_prim *odnn_cache_get(const odnn_key *key, odnn_build_fn build);
  * optional argument only if the entry was built without it). */
 ed_status odnn_run(odnn_prim *p, void *const *data, const char *op);
 /* The same; pre[i] (pre may be NULL), when not NULL, is input i already in
- * the entry's layout (args[i].prim_md): its reorder is skipped. */
+ * the entry's layout (args[i].prim_md): its reorder is skipped; for an
+ * output that is not accumulated, the primitive writes there in its layout
+ * and nothing is written to data[i]. */
 ed_status odnn_run_pre(odnn_prim *p, void *const *data, void *const *pre, const char *op);
 /* The same for a convolution whose cached weight (the one input marked
  * "cache", O rows) is to be used folded, ed__conv_scale_weight(w, s): the
@@ -135,5 +137,6 @@ void ed__onednn_register_bn(void);
 /* The batch_norm kernels, which are not registered (batch_norm.c says why). */
 const ed_kernel *odnn_bn_kernel(ed_pass pass);
 void ed__onednn_register_eltwise(void);
+void ed__onednn_register_cbr(void);   /* conv_bn_relu.c */
 
 #endif

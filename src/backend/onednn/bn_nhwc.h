@@ -1,0 +1,24 @@
+/* BatchNorm + ReLU loops on NHWC float32 activations (bn_nhwc.c says how
+ * they sum and why the mask is exact). y is (N, HW, C), C a multiple of 16;
+ * z and gz are the library's NCHW (N, C, HW). */
+#ifndef ED_BACKEND_ONEDNN_BN_NHWC_H
+#define ED_BACKEND_ONEDNN_BN_NHWC_H
+
+#include "core/ed_internal.h"
+
+/* Doubles of scratch the loops below need in part. */
+int64_t odnn_bn_nhwc_part_size(int64_t N, int64_t HW, int64_t C);
+/* Per-channel mean and biased variance (two passes). */
+void odnn_bn_nhwc_stats(const float *y, int64_t N, int64_t HW, int64_t C, double *part, double *mean, double *var);
+/* z = max(0, y * alpha[c] + beta[c]) (float), written NCHW. */
+void odnn_bn_nhwc_apply_relu(const float *y, const float *alpha, const float *beta, int64_t N, int64_t HW,
+                             int64_t C, float *z);
+/* Backward of z = relu(bn(y)) in training, gz the gradient of z: sg[c] =
+ * sum of g', sgx[c] = sum of g' (y - mean), g' = gz where z > 0 else 0,
+ * and gy = w invstd (g' - sg / M - (y - mean) invstd^2 sgx / M) (w may be
+ * NULL: 1) written NHWC, float32 or (gy_bf16) bfloat16. */
+void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, const float *beta,
+                           const double *mean, const double *invstd, const float *w, int64_t N, int64_t HW,
+                           int64_t C, double *part, double *sg, double *sgx, void *gy, bool gy_bf16);
+
+#endif

@@ -1,0 +1,38 @@
+/* A 16x16 float32 tile transposed in AVX-512 registers, for the loops that
+ * move activations between NCHW and NHWC (layout.c, bn_nhwc.c). */
+#ifndef ED_BACKEND_ONEDNN_TILE16_H
+#define ED_BACKEND_ONEDNN_TILE16_H
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+/* r[j] <- column j of the 16x16 tile whose rows are r[0..15]. */
+static inline void odnn_tr16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 4; k++) {
+        __m512d a = _mm512_castps_pd(t[4 * k]), b = _mm512_castps_pd(t[4 * k + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * k + 2]), d = _mm512_castps_pd(t[4 * k + 3]);
+        r[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    /* r[4k + m], lane L: column 4L + m of rows 4k..4k+3. */
+    for (int m = 0; m < 4; m++) {
+        __m512 a = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x44), a2 = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xEE);
+        __m512 b = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x44), b2 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xEE);
+        t[m] = _mm512_shuffle_f32x4(a, b, 0x88);
+        t[4 + m] = _mm512_shuffle_f32x4(a, b, 0xDD);
+        t[8 + m] = _mm512_shuffle_f32x4(a2, b2, 0x88);
+        t[12 + m] = _mm512_shuffle_f32x4(a2, b2, 0xDD);
+    }
+    for (int j = 0; j < 16; j++) r[j] = t[j];
+}
+#endif
+
+#endif

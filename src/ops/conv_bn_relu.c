@@ -1,0 +1,119 @@
+/* relu(batch_norm(conv2d(x, w, b, stride 1, padding pad), training)) as
+ * one op with one autograd node: the encoder-decoder's conv-BN-ReLU block
+ * in training (ed__conv_bn_relu_train, used by the models).
+ *
+ * A backend kernel (ED_OP_CONV_BN_RELU, backend/onednn/conv_bn_relu.c)
+ * keeps the convolution's output in its own layout between the
+ * convolution and the BatchNorm, and the BatchNorm's input gradient in the
+ * layout the convolution's backward wants, so neither goes through the
+ * library's NCHW: two layout passes and a ReLU-mask pass less per block,
+ * each way. Where no kernel supports the call (float64, groups, other
+ * channel counts, ENCDEC_ONEDNN=OFF) the op is exactly ed_conv2d followed
+ * by ed__batch_norm_relu, which is also the oracle the tests compare with.
+ * Same semantics either way (batch statistics, running stats updated with
+ * momentum and the unbiased variance); the fused kernel sums in another
+ * order, so results agree to float rounding, not bit for bit.
+ *
+ * Backends get params = ed__cbr_params and tensors[]:
+ *   forward  {x, w, b, gamma, beta, running_mean, running_var, z, ysave,
+ *             stats, keep}
+ *            b, gamma, beta, running_* may be NULL (not both running
+ *            stats); z (N, Cout, Ho, Wo) to write; ysave: a float32
+ *            tensor of z's size the kernel keeps its convolution output
+ *            in; stats: float64 (4 * Cout) it fills (mean, invstd, and the
+ *            folded scale and shift); keep: a uint8 holder for the
+ *            convolution's converted input (ops/conv_common.h).
+ *   backward {x, w, gz, gamma, ysave, stats, keep, gx, gw, gb, ggamma,
+ *             gbeta}, gradients NULL when not wanted; gx stored when
+ *            params.conv.gx_overwrite, else added; the others added. */
+#include "core/ed_internal.h"
+#include "encdec/precision.h"
+#include "ops/conv_bn_relu_params.h"
+#include "ops/conv_common.h"
+
+#include <math.h>
+
+static ed_status cbr_backward(ed_node *n)
+{
+    const ed__cbr_params *c = n->ctx;
+    ed_tensor *gx, *gw, *gb, *gg, *gbe;
+    int ow = 0;
+    ED_TRY(ed__grad_of_overwrite(n, 0, &gx, &ow));
+    ED_TRY(ed__grad_of(n, 1, &gw));
+    ED_TRY(ed__grad_of(n, 2, &gb));
+    ED_TRY(ed__grad_of(n, 3, &gg));
+    ED_TRY(ed__grad_of(n, 4, &gbe));
+    ed__cbr_params p = *c;
+    p.conv.gx_overwrite = ow;
+    ed_tensor *t[12] = { n->in[0], n->in[1], n->out->grad, n->in[3], n->saved[0], n->saved[1], n->saved[2],
+                         gx, gw, gb, gg, gbe };
+    const ed_kernel *k = ed_backend_find(ED_OP_CONV_BN_RELU, ED_BACKWARD, &p, t);
+    if (!k) return ed__err(ED_E_STATE, "conv_bn_relu: the fused kernel that ran forward declines backward");
+    return k->run(&p, t);
+}
+
+ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, int pad,
+                                 ed_tensor *running_mean, ed_tensor *running_var, const ed_tensor *gamma,
+                                 const ed_tensor *beta, double momentum, double eps, ed_tensor **out)
+{
+    if (!out) return ed__err(ED_E_ARG, "conv_bn_relu: out is NULL");
+    *out = NULL;
+    /* The fused kernel only takes plain, checked cases; anything else (and
+     * every error message) is the two ops'. */
+    const bool plain = x && w && x->dtype == ED_F32 && w->dtype == ED_F32 && x->ndim == 4 && w->ndim == 4 &&
+                       w->shape[1] == x->shape[1] && w->shape[2] == 2 * pad + 1 && w->shape[3] == 2 * pad + 1 &&
+                       pad >= 0 && x->shape[0] * x->shape[2] * x->shape[3] > 1 && eps > 0 && isfinite(momentum) &&
+                       (!b || (b->dtype == ED_F32 && b->ndim == 1 && b->shape[0] == w->shape[0])) &&
+                       !running_mean == !running_var;
+    const ed_tensor *chan[4] = { gamma, beta, running_mean, running_var };
+    bool chan_ok = plain;
+    for (int i = 0; i < 4 && chan_ok; i++)
+        chan_ok = !chan[i] || (chan[i]->dtype == ED_F32 && chan[i]->ndim == 1 && chan[i]->shape[0] == w->shape[0]);
+    if (chan_ok && ed_grad_enabled()) {
+        ed__cbr_params p;
+        memset(&p, 0, sizeof p);
+        p.conv.stride[0] = p.conv.stride[1] = 1;
+        p.conv.dilation[0] = p.conv.dilation[1] = 1;
+        p.conv.pad_lo[0] = p.conv.pad_lo[1] = p.conv.pad_hi[0] = p.conv.pad_hi[1] = pad;
+        p.conv.groups = 1;
+        p.momentum = momentum;
+        p.eps = eps;
+        const int64_t N = x->shape[0], C = w->shape[0], H = x->shape[2], W = x->shape[3], four = 4 * C;
+        const int64_t keep_bytes = ed__conv_keep_bytes(x, ed_get_conv_precision() == ED_PRECISION_BF16);
+        ed_tensor *z = NULL, *ys = NULL, *st = NULL, *keep = NULL;
+        ed_status s = ed__alloc(ED_F32, 4, (int64_t[]){ N, C, H, W }, &z);
+        if (s == ED_OK) s = ed__alloc(ED_F32, 4, (int64_t[]){ N, C, H, W }, &ys);
+        if (s == ED_OK) s = ed__alloc(ED_F64, 1, &four, &st);
+        if (s == ED_OK) s = ed__alloc(ED_U8, 1, &keep_bytes, &keep);
+        const ed_kernel *k = NULL;
+        ed_tensor *t[11] = { (ed_tensor *)x, (ed_tensor *)w, (ed_tensor *)b, (ed_tensor *)gamma, (ed_tensor *)beta,
+                             running_mean, running_var, z, ys, st, keep };
+        if (s == ED_OK) k = ed_backend_find(ED_OP_CONV_BN_RELU, ED_FORWARD, &p, t);
+        if (k) {
+            s = k->run(&p, t);
+            ed_node *node = NULL;
+            const ed_tensor *in[5] = { x, w, b, gamma, beta };
+            if (s == ED_OK) s = ed__record(z, "conv_bn_relu", cbr_backward, 5, in, &p, sizeof p, &node);
+            if (s == ED_OK && node) s = ed__node_save(node, ys);
+            if (s == ED_OK && node) s = ed__node_save(node, st);
+            if (s == ED_OK && node) s = ed__node_save(node, keep);
+        }
+        ed_tensor_free(ys);
+        ed_tensor_free(st);
+        ed_tensor_free(keep);
+        if (k && s == ED_OK) {
+            *out = z;
+            return ED_OK;
+        }
+        ed_tensor_free(z);
+        if (k || s != ED_OK) return s;
+    }
+    ed_conv2d_args a;
+    ed_conv2d_args_default(&a);
+    a.padding[0] = a.padding[1] = pad;
+    ed_tensor *c = NULL;
+    ED_TRY(ed_conv2d(x, w, b, &a, &c));
+    ed_status s = ed__batch_norm_relu(c, running_mean, running_var, gamma, beta, 1, momentum, eps, out);
+    ed_tensor_free(c);
+    return s;
+}

@@ -1,0 +1,13 @@
+/* The params a conv_bn_relu backend kernel receives (ops/conv_bn_relu.c
+ * documents the tensors[] order). */
+#ifndef ED_OPS_CONV_BN_RELU_PARAMS_H
+#define ED_OPS_CONV_BN_RELU_PARAMS_H
+
+#include "ops/conv_common.h"
+
+typedef struct ed__cbr_params {
+    ed__conv_params conv;   /* stride 1, padding, groups 1; gx_overwrite in backward */
+    double momentum, eps;   /* the BatchNorm's, training mode */
+} ed__cbr_params;
+
+#endif

@@ -1,0 +1,188 @@
+/* The fused conv + BatchNorm + ReLU training block (ed__conv_bn_relu_train)
+ * against its oracle, ed_conv2d then ed__batch_norm_relu on the reference
+ * kernels (themselves checked against PyTorch and by finite differences in
+ * test_conv and test_norm): output, running statistics and every gradient,
+ * in float32 and in bfloat16 convolutions, with channel counts and image
+ * sizes that take the vector loops' edges; the stored and the accumulated
+ * input gradient; the same bits at 1 and 2 threads; unsupported calls
+ * falling back to the two ops. Without oneDNN the op is the two ops, which
+ * the same comparisons then check bit for bit. */
+#include "check.h"
+#include "core/ed_internal.h"
+#include "encdec/precision.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    ed_tensor *z, *rm, *rv, *gx, *gw, *gb, *gg, *gbe;
+} result;
+
+static void result_free(result *r)
+{
+    ed_tensor *all[] = { r->z, r->rm, r->rv, r->gx, r->gw, r->gb, r->gg, r->gbe };
+    for (int i = 0; i < 8; i++) ed_tensor_free(all[i]);
+    memset(r, 0, sizeof *r);
+}
+
+static ed_tensor *grad_copy(const ed_tensor *t)
+{
+    ed_tensor *c = NULL;
+    if (t && ed_tensor_grad(t)) CHECK_OK(ed_tensor_clone(ed_tensor_grad(t), &c));
+    return c;
+}
+
+/* One forward and backward of the block on copies of the inputs; via_h:
+ * the block's input is h = 2 x (a non-leaf whose gradient is stored),
+ * else x itself (a leaf: added). fused = 1 runs the op; 0 the oracle on
+ * the reference kernels; 2 the two ops on the backends (the oracle for
+ * bfloat16, whose rounding the reference does not share). */
+static result run(const ed_tensor *x0, const ed_tensor *w0, const ed_tensor *b0, const ed_tensor *g0, const ed_tensor *be0,
+                  const ed_tensor *gz, int pad, int fused, int via_h, int wgrad)
+{
+    result r;
+    memset(&r, 0, sizeof r);
+    ed_tensor *x = NULL, *w = NULL, *b = NULL, *g = NULL, *be = NULL, *h = NULL, *z = NULL;
+    CHECK_OK(ed_tensor_clone(x0, &x));
+    CHECK_OK(ed_tensor_clone(w0, &w));
+    if (b0) CHECK_OK(ed_tensor_clone(b0, &b));
+    CHECK_OK(ed_tensor_clone(g0, &g));
+    CHECK_OK(ed_tensor_clone(be0, &be));
+    const int64_t C = w0->shape[0];
+    CHECK_OK(ed_tensor_new(ED_F32, 1, &C, &r.rm));
+    CHECK_OK(ed_tensor_new(ED_F32, 1, &C, &r.rv));
+    CHECK_OK(ed_tensor_fill(r.rm, 0.25));
+    CHECK_OK(ed_tensor_fill(r.rv, 2.0));
+    ed_tensor *leaves[] = { x, w, b, g, be };
+    for (int i = 0; i < 5; i++)
+        if (leaves[i] && (i != 1 || wgrad)) ed_tensor_set_requires_grad(leaves[i], 1);
+    if (via_h) CHECK_OK(ed_scale(x, 2.0, &h));
+    if (fused) {
+        CHECK_OK(ed__conv_bn_relu_train(via_h ? h : x, w, b, pad, r.rm, r.rv, g, be, 0.1, 1e-5, &z));
+    } else {
+        ed_backend_set_enabled(fused == 2);
+        ed_conv2d_args a;
+        ed_conv2d_args_default(&a);
+        a.padding[0] = a.padding[1] = pad;
+        ed_tensor *c = NULL;
+        CHECK_OK(ed_conv2d(via_h ? h : x, w, b, &a, &c));
+        CHECK_OK(ed__batch_norm_relu(c, r.rm, r.rv, g, be, 1, 0.1, 1e-5, &z));
+        ed_tensor_free(c);
+    }
+    if (z) CHECK_OK(ed_backward(z, gz));
+    ed_backend_set_enabled(true);
+    r.z = z;
+    r.gx = grad_copy(x);
+    r.gw = wgrad ? grad_copy(w) : NULL;
+    r.gb = grad_copy(b);
+    r.gg = grad_copy(g);
+    r.gbe = grad_copy(be);
+    ed_tensor *all[] = { x, w, b, g, be, h };
+    for (int i = 0; i < 6; i++) ed_tensor_free(all[i]);
+    return r;
+}
+
+/* Errors relative to each tensor's largest magnitude, the bias gradient's
+ * to gbeta's: with a BatchNorm after it, it is zero but for rounding. */
+static void compare(const char *name, const result *a, const result *e, double tol)
+{
+    double bscale = 0;
+    for (int64_t j = 0; e->gbe && j < e->gbe->numel; j++) bscale = fmax(bscale, fabs(ed__get(e->gbe, j)));
+    char nm[160];
+    const ed_tensor *pa[] = { a->z, a->rm, a->rv, a->gx, a->gw, a->gb, a->gg, a->gbe };
+    const ed_tensor *pe[] = { e->z, e->rm, e->rv, e->gx, e->gw, e->gb, e->gg, e->gbe };
+    const char *what[] = { "z", "running_mean", "running_var", "gx", "gweight", "gbias", "ggamma", "gbeta" };
+    for (int i = 0; i < 8; i++) {
+        CHECK_MSG(!pa[i] == !pe[i], "%s: %s present in one result only", name, what[i]);
+        if (!pa[i] || !pe[i]) continue;
+        snprintf(nm, sizeof nm, "%s %s", name, what[i]);
+        double scale = 0, err = 0;
+        for (int64_t j = 0; j < pe[i]->numel; j++) scale = fmax(scale, fabs(ed__get(pe[i], j)));
+        if (i == 5) scale = bscale;
+        for (int64_t j = 0; j < pe[i]->numel; j++) err = fmax(err, fabs(ed__get(pa[i], j) - ed__get(pe[i], j)));
+        err /= fmax(scale, 1e-30);
+        CHECK_MSG(err <= tol, "%s: error %.3g of the scale > %.3g", nm, err, tol);
+    }
+}
+
+static bool same_bits(const ed_tensor *a, const ed_tensor *b)
+{
+    if (!a || !b) return a == b;
+    return a->numel == b->numel && memcmp(ed_tensor_data((ed_tensor *)a), ed_tensor_data((ed_tensor *)b), sizeof(float) * (size_t)a->numel) == 0;
+}
+
+static void one_case(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int k, int bias, uint64_t seed)
+{
+    const int pad = k / 2;
+    ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ N, Cin, H, W }, seed);
+    ed_tensor *w = check_randn(ED_F32, 4, (int64_t[]){ Cout, Cin, k, k }, seed + 1);
+    ed_tensor *b = bias ? check_randn(ED_F32, 1, (int64_t[]){ Cout }, seed + 2) : NULL;
+    ed_tensor *g = check_randn(ED_F32, 1, (int64_t[]){ Cout }, seed + 3), *be = check_randn(ED_F32, 1, (int64_t[]){ Cout }, seed + 4);
+    ed_tensor *gz = check_randn(ED_F32, 4, (int64_t[]){ N, Cout, H, W }, seed + 5);
+    char name[160];
+    for (int prec = 0; prec < 2; prec++)
+        for (int via_h = 0; via_h < 2; via_h++) {
+            ed_set_conv_precision(prec ? ED_PRECISION_BF16 : ED_PRECISION_F32);
+            result f = run(x, w, b, g, be, gz, pad, 1, via_h, 1);
+            result o = run(x, w, b, g, be, gz, pad, prec ? 2 : 0, via_h, 1);
+            ed_set_conv_precision(ED_PRECISION_F32);
+            snprintf(name, sizeof name, "conv_bn_relu %s N=%lld Cin=%lld %lldx%lld Cout=%lld k=%d bias=%d %s",
+                     prec ? "bf16" : "f32", (long long)N, (long long)Cin, (long long)H, (long long)W, (long long)Cout, k,
+                     bias, via_h ? "(stored gx)" : "(added gx)");
+            /* float32: rounding only. bf16: against the two ops with the same
+             * bfloat16 convolutions (the sums' order is all that differs). */
+            compare(name, &f, &o, prec ? 1e-3 : 1e-5);
+            result_free(&f);
+            result_free(&o);
+        }
+    /* Determinism: the same thread count, the same bits (oneDNN's own
+     * reductions may split by thread count, so only that is promised). */
+    int nt = ed_get_num_threads();
+    ed_set_num_threads(2);
+    result a = run(x, w, b, g, be, gz, pad, 1, 1, 1);
+    result c = run(x, w, b, g, be, gz, pad, 1, 1, 1);
+    ed_set_num_threads(nt);
+    CHECK_MSG(same_bits(a.z, c.z) && same_bits(a.rv, c.rv) && same_bits(a.gx, c.gx) && same_bits(a.gw, c.gw) &&
+                  same_bits(a.gg, c.gg) && same_bits(a.gbe, c.gbe),
+              "conv_bn_relu Cout=%lld: two runs should give the same bits", (long long)Cout);
+    result_free(&a);
+    result_free(&c);
+    /* Only the bias, gamma and beta want gradients (the weight frozen). */
+    if (bias) {
+        result f = run(x, w, b, g, be, gz, pad, 1, 0, 0), o = run(x, w, b, g, be, gz, pad, 0, 0, 0);
+        compare("conv_bn_relu, frozen weight", &f, &o, 1e-5);
+        result_free(&f);
+        result_free(&o);
+    }
+    ed_tensor *all[] = { x, w, b, g, be, gz };
+    for (int i = 0; i < 6; i++) ed_tensor_free(all[i]);
+}
+
+/* Calls the fused kernel does not take still give the two ops' results
+ * and errors. */
+static void test_fallbacks(void)
+{
+    ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 3, 6, 6 }, 40), *w = check_randn(ED_F32, 4, (int64_t[]){ 5, 3, 3, 3 }, 41);
+    ed_tensor *g = check_randn(ED_F32, 1, (int64_t[]){ 5 }, 42), *be = check_randn(ED_F32, 1, (int64_t[]){ 5 }, 43);
+    ed_tensor *gz = check_randn(ED_F32, 4, (int64_t[]){ 2, 5, 6, 6 }, 44);
+    result f = run(x, w, NULL, g, be, gz, 1, 1, 0, 1), o = run(x, w, NULL, g, be, gz, 1, 0, 0, 1);
+    compare("conv_bn_relu, 5 channels (two ops)", &f, &o, 1e-5);
+    result_free(&f);
+    result_free(&o);
+    ed_tensor *z = NULL, *xw = check_randn(ED_F32, 4, (int64_t[]){ 2, 4, 6, 6 }, 45);
+    CHECK_ERR(ed__conv_bn_relu_train(xw, w, NULL, 1, NULL, NULL, g, be, 0.1, 1e-5, &z), ED_E_SHAPE, "channels");
+    CHECK_ERR(ed__conv_bn_relu_train(x, w, NULL, 1, NULL, NULL, g, be, 0.1, 0.0, &z), ED_E_ARG, "eps");
+    CHECK_ERR(ed__conv_bn_relu_train(x, w, NULL, 1, NULL, NULL, g, be, 0.1, 1e-5, NULL), ED_E_ARG, "out");
+    ed_tensor *all[] = { x, w, g, be, gz, xw };
+    for (int i = 0; i < 6; i++) ed_tensor_free(all[i]);
+}
+
+int main(void)
+{
+    one_case(2, 16, 12, 12, 32, 3, 1, 10);   /* 144 pixels: whole 16-pixel tiles */
+    one_case(3, 5, 7, 9, 16, 3, 0, 20);      /* 63 pixels: the tail loops */
+    one_case(2, 32, 8, 8, 48, 1, 1, 30);     /* 1x1 */
+    one_case(4, 64, 10, 10, 64, 3, 0, 50);   /* DnCNN-like */
+    test_fallbacks();
+    return check_done();
+}
