@@ -177,8 +177,89 @@ static void test_fallbacks(void)
     for (int i = 0; i < 6; i++) ed_tensor_free(all[i]);
 }
 
+/* Two blocks in a chain: the second's backward hands the first its input
+ * gradient in NHWC (ed_tensor.nhwc) with no layout pass. extra: z1 also
+ * feeds z1 * g1 (before or after the second block), whose gradient is
+ * then added to an NHWC one (back to NCHW first). Against the two-op
+ * chain on the reference kernels. */
+static void chain(const ed_tensor *x0, const ed_tensor *w1, const ed_tensor *w2, const ed_tensor *g1, const ed_tensor *gz,
+                  int fused, int extra, ed_tensor **gx, ed_tensor **gw1, ed_tensor **gw2)
+{
+    ed_tensor *x = NULL, *a = NULL, *b = NULL, *z1 = NULL, *z2 = NULL, *m = NULL, *l1 = NULL, *l2 = NULL, *l = NULL;
+    CHECK_OK(ed_tensor_clone(x0, &x));
+    CHECK_OK(ed_tensor_clone(w1, &a));
+    CHECK_OK(ed_tensor_clone(w2, &b));
+    ed_tensor_set_requires_grad(x, 1);
+    ed_tensor_set_requires_grad(a, 1);
+    ed_tensor_set_requires_grad(b, 1);
+    ed_tensor *h = NULL;
+    CHECK_OK(ed_scale(x, 2.0, &h));
+    ed_backend_set_enabled(fused);
+    ed_conv2d_args ca;
+    ed_conv2d_args_default(&ca);
+    ca.padding[0] = ca.padding[1] = 1;
+    ed_tensor *c = NULL;
+    if (fused) {
+        CHECK_OK(ed__conv_bn_relu_train(h, a, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, &z1));
+    } else {
+        CHECK_OK(ed_conv2d(h, a, NULL, &ca, &c));
+        CHECK_OK(ed__batch_norm_relu(c, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &z1));
+        ed_tensor_free(c);
+        c = NULL;
+    }
+    if (extra == 1) CHECK_OK(ed_mul(z1, g1, &m));
+    if (fused) {
+        CHECK_OK(ed__conv_bn_relu_train(z1, b, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, &z2));
+    } else {
+        CHECK_OK(ed_conv2d(z1, b, NULL, &ca, &c));
+        CHECK_OK(ed__batch_norm_relu(c, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &z2));
+        ed_tensor_free(c);
+    }
+    if (extra == 2) CHECK_OK(ed_mul(z1, g1, &m));
+    CHECK_OK(ed_mul(z2, gz, &l1));
+    CHECK_OK(ed_sum(l1, NULL, 0, 0, &l2));
+    if (m) {
+        ed_tensor *s1 = NULL;
+        CHECK_OK(ed_sum(m, NULL, 0, 0, &s1));
+        CHECK_OK(extra == 1 ? ed_add(l2, s1, &l) : ed_add(s1, l2, &l));
+        ed_tensor_free(s1);
+    }
+    CHECK_OK(ed_backward(l ? l : l2, NULL));
+    ed_backend_set_enabled(true);
+    *gx = grad_copy(x);
+    *gw1 = grad_copy(a);
+    *gw2 = grad_copy(b);
+    ed_tensor *all[] = { x, a, b, h, z1, z2, m, l1, l2, l };
+    for (int i = 0; i < 10; i++) ed_tensor_free(all[i]);
+}
+
+static void test_chain(void)
+{
+    ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 16, 9, 11 }, 60), *w1 = check_randn(ED_F32, 4, (int64_t[]){ 32, 16, 3, 3 }, 61);
+    ed_tensor *w2 = check_randn(ED_F32, 4, (int64_t[]){ 16, 32, 3, 3 }, 62), *g1 = check_randn(ED_F32, 4, (int64_t[]){ 2, 32, 9, 11 }, 63);
+    ed_tensor *gz = check_randn(ED_F32, 4, (int64_t[]){ 2, 16, 9, 11 }, 64);
+    for (int extra = 0; extra < 3; extra++) {
+        ed_tensor *f[3], *o[3];
+        chain(x, w1, w2, g1, gz, 1, extra, &f[0], &f[1], &f[2]);
+        chain(x, w1, w2, g1, gz, 0, extra, &o[0], &o[1], &o[2]);
+        const char *what[3] = { "gx", "gw1", "gw2" };
+        for (int i = 0; i < 3; i++) {
+            double scale = 0, err = 0;
+            for (int64_t j = 0; o[i] && j < o[i]->numel; j++) scale = fmax(scale, fabs(ed__get(o[i], j)));
+            for (int64_t j = 0; f[i] && o[i] && j < o[i]->numel; j++) err = fmax(err, fabs(ed__get(f[i], j) - ed__get(o[i], j)));
+            CHECK_MSG(f[i] && o[i] && err <= 1e-5 * scale, "chain of two blocks (extra use %d): %s error %.3g of the scale",
+                      extra, what[i], err / fmax(scale, 1e-30));
+            ed_tensor_free(f[i]);
+            ed_tensor_free(o[i]);
+        }
+    }
+    ed_tensor *all[] = { x, w1, w2, g1, gz };
+    for (int i = 0; i < 5; i++) ed_tensor_free(all[i]);
+}
+
 int main(void)
 {
+    test_chain();
     one_case(2, 16, 12, 12, 32, 3, 1, 10);   /* 144 pixels: whole 16-pixel tiles */
     one_case(3, 5, 7, 9, 16, 3, 0, 20);      /* 63 pixels: the tail loops */
     one_case(2, 32, 8, 8, 48, 1, 1, 30);     /* 1x1 */

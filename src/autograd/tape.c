@@ -89,16 +89,36 @@ void ed__node_release(ed_node *n)
     free(n);
 }
 
+ed_status ed__grad_plain(ed_tensor *g)
+{
+    if (!g || !g->nhwc) return ED_OK;
+    const int64_t N = g->shape[0], C = g->shape[1], HW = g->numel / (N * C > 0 ? N * C : 1);
+    float *tmp = ed__scratch(sizeof(float) * (size_t)g->numel), *d = g->data;
+    if (!tmp) return ed__err(ED_E_NOMEM, "backward: out of memory for a gradient's layout");
+    ED_PARALLEL_FOR_IF(g->numel > 65536)
+    for (int64_t nc = 0; nc < N * C; nc++) {
+        const int64_t n = nc / C, c = nc % C;
+        for (int64_t p = 0; p < HW; p++) tmp[nc * HW + p] = d[(n * HW + p) * C + c];
+    }
+    memcpy(d, tmp, sizeof(float) * (size_t)g->numel);
+    ed__scratch_free(tmp);
+    g->nhwc = 0;
+    return ED_OK;
+}
+
 /* Leaf gradients persist: allocated on the heap unless the leaf itself is
- * in an arena. Non-leaf gradients are temporary (arena or heap). */
+ * in an arena. Non-leaf gradients are temporary (arena or heap). A second
+ * writer finds an NHWC one (ed_tensor.nhwc) back in NCHW. */
 static ed_status grad_buffer(ed_tensor *t, ed_tensor **g)
 {
+    if (t->grad && t->grad_defined) ED_TRY(ed__grad_plain(t->grad));
     if (!t->grad) {
         ed_dtype dt = t->dtype == ED_F64 ? ED_F64 : ED_F32;
         if (t->node || t->in_arena) ED_TRY(ed__alloc_zeros(dt, t->ndim, t->shape, &t->grad));
         else ED_TRY(ed__alloc_heap_zeros(dt, t->ndim, t->shape, &t->grad));
     } else if (!t->grad_defined) {
         memset(t->grad->data, 0, (size_t)t->grad->numel * ed_dtype_size(t->grad->dtype));
+        t->grad->nhwc = 0;
     }
     t->grad_defined = 1;
     *g = t->grad;
@@ -121,6 +141,7 @@ ed_status ed__grad_of_overwrite(ed_node *n, int i, ed_tensor **g, int *overwrite
     if (!t || !(t->requires_grad || t->node)) return ED_OK;
     if (!t->node || t->grad_defined) return grad_buffer(t, g);   /* leaves keep their zero-filled buffers */
     if (!t->grad) ED_TRY(ed__alloc(t->dtype == ED_F64 ? ED_F64 : ED_F32, t->ndim, t->shape, &t->grad));
+    t->grad->nhwc = 0;   /* NCHW unless the writer says otherwise */
     t->grad_defined = 1;
     *overwrite = 1;
     *g = t->grad;
@@ -130,6 +151,7 @@ ed_status ed__grad_of_overwrite(ed_node *n, int i, ed_tensor **g, int *overwrite
 static void drop_temp_grad(ed_tensor *t)
 {
     if (!t->grad) return;
+    t->grad->nhwc = 0;
     ed_tensor_free(t->grad);   /* no-op for arena tensors */
     t->grad = NULL;
     t->grad_defined = 0;
@@ -205,7 +227,8 @@ ed_status ed_backward(ed_tensor *root, const ed_tensor *grad)
     for (size_t k = n_order; st == ED_OK && k-- > 0;) {
         ed_node *n = order[k];
         if (!n->out->grad_defined) continue;   /* no gradient reached it */
-        st = n->backward(n);
+        if (!n->takes_nhwc_grad) st = ed__grad_plain(n->out->grad);
+        if (st == ED_OK) st = n->backward(n);
         if (n->out != root || root->node) drop_temp_grad(n->out);
     }
     free(order);

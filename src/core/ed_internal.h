@@ -24,6 +24,10 @@ struct ed_tensor {
     uint8_t owns_data;         /* data freed with the struct (heap) */
     uint8_t requires_grad;     /* a leaf that wants .grad */
     uint8_t grad_defined;      /* .grad holds a value since the last zero_grad */
+    uint8_t nhwc;              /* data is (N, H*W, C), not NCHW: only a non-leaf's temporary
+                                  gradient written by the fused conv_bn_relu backward for a
+                                  producer that reads it so (ed_node.takes_nhwc_grad); anything
+                                  else gets it back in NCHW first (ed__grad_plain) */
     ed_tensor *grad;           /* accumulated gradient (same shape, f32/f64) */
     struct ed_node *node;      /* the op that made it; NULL for leaves */
 };
@@ -43,6 +47,7 @@ typedef struct ed_node {
     void *ctx;                 /* copy of the op's parameters */
     uint32_t mark;             /* traversal generation */
     uint8_t in_arena;
+    uint8_t takes_nhwc_grad;   /* its backward reads out->grad in NHWC as well (ed_tensor.nhwc) */
 } ed_node;
 
 /* ---- errors --------------------------------------------------------------
@@ -102,6 +107,9 @@ ed_status ed__grad_of(ed_node *n, int i, ed_tensor **g);
  * (=), not add; otherwise *overwrite = 0 and it adds (+=) as usual. Saves
  * zero-filling each activation's gradient and reading it back. */
 ed_status ed__grad_of_overwrite(ed_node *n, int i, ed_tensor **g, int *overwrite);
+/* A gradient held NHWC (ed_tensor.nhwc) transposed back to NCHW in place;
+ * a no-op for any other tensor. */
+ed_status ed__grad_plain(ed_tensor *g);
 
 /* relu(ed_batch_norm(...)) fused (ops/batch_norm.c): same values and
  * gradients, without the ReLU's own output and gradient tensors. */

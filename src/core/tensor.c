@@ -237,7 +237,9 @@ int ed_tensor_requires_grad(const ed_tensor *t) { return t && (t->requires_grad 
 
 ed_tensor *ed_tensor_grad(const ed_tensor *t)
 {
-    return (t && t->grad && t->grad_defined) ? t->grad : NULL;
+    if (!t || !t->grad || !t->grad_defined) return NULL;
+    if (ed__grad_plain(t->grad) != ED_OK) return NULL;   /* an NHWC temporary (ed_tensor.nhwc) seen mid-backward */
+    return t->grad;
 }
 
 void ed_tensor_zero_grad(ed_tensor *t)

@@ -25,7 +25,12 @@
  *            convolution's converted input (ops/conv_common.h).
  *   backward {x, w, gz, gamma, ysave, stats, keep, gx, gw, gb, ggamma,
  *             gbeta}, gradients NULL when not wanted; gx stored when
- *            params.conv.gx_overwrite, else added; the others added. */
+ *            params.conv.gx_overwrite, else added; the others added.
+ *            gz may be NHWC (gz->nhwc: written so by the next block's
+ *            backward, the node being marked takes_nhwc_grad); a stored gx
+ *            may be written NHWC (setting gx->nhwc) when x's own producer
+ *            takes that, i.e. is such a block too, so a chain of blocks
+ *            passes its gradients without layout passes. */
 #include "core/ed_internal.h"
 #include "encdec/precision.h"
 #include "ops/conv_bn_relu_params.h"
@@ -94,6 +99,7 @@ ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const e
             ed_node *node = NULL;
             const ed_tensor *in[5] = { x, w, b, gamma, beta };
             if (s == ED_OK) s = ed__record(z, "conv_bn_relu", cbr_backward, 5, in, &p, sizeof p, &node);
+            if (node) node->takes_nhwc_grad = 1;   /* the kernel reads gz in either layout */
             if (s == ED_OK && node) s = ed__node_save(node, ys);
             if (s == ED_OK && node) s = ed__node_save(node, st);
             if (s == ED_OK && node) s = ed__node_save(node, keep);

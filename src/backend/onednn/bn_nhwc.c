@@ -174,9 +174,14 @@ void odnn_bn_nhwc_apply_relu(const float *y, const float *alpha, const float *be
 /* ---- backward ------------------------------------------------------------- */
 
 #if defined(__AVX512F__)
-/* The 16 rows (pixels q..q+15) of gz's channels c0..c0+15, pixel-major. */
-static inline void load_gz_tile(const float *gzn, int64_t HW, int64_t c0, int64_t q, __m512 g[16])
+/* The 16 rows (pixels q..q+15) of gz's channels c0..c0+15, pixel-major;
+ * gz is NCHW, or NHWC (rows as they are). */
+static inline void load_gz_tile(const float *gzn, bool nhwc, int64_t HW, int64_t C, int64_t c0, int64_t q, __m512 g[16])
 {
+    if (nhwc) {
+        for (int i = 0; i < 16; i++) g[i] = _mm512_loadu_ps(gzn + (q + i) * C + c0);
+        return;
+    }
     for (int i = 0; i < 16; i++) g[i] = _mm512_loadu_ps(gzn + (c0 + i) * HW + q);
     odnn_tr16(g);
 }
@@ -191,8 +196,9 @@ static inline __m512 masked(__m512 yv, __m512 g, __m512 a, __m512 b)
 
 void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, const float *beta,
                            const double *mean, const double *invstd, const float *w, int64_t N, int64_t HW,
-                           int64_t C, double *part, double *sg, double *sgx, void *gy, bool gy_bf16)
+                           int64_t C, bool gz_nhwc, double *part, double *sg, double *sgx, void *gy, bool gy_bf16)
 {
+#define GZ(c, p) (gz_nhwc ? gzn[(p) * C + (c)] : gzn[(c) * HW + (p)])
     const int64_t nch = chunks_of(HW), items = N * nch;
     const double M = (double)(N * HW);
     float *meanf = (float *)(part + 2 * items * C), *kk = meanf + C, *mgv = kk + C, *cxv = mgv + C;
@@ -211,7 +217,7 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
             __m512d g0 = _mm512_setzero_pd(), g1 = g0, x0 = g0, x1 = g0;
             for (int64_t q = p0; q < p_full; q += 16) {
                 __m512 g[16];
-                load_gz_tile(gzn, HW, c0, q, g);
+                load_gz_tile(gzn, gz_nhwc, HW, C, c0, q, g);
                 __m512 ag = _mm512_setzero_ps(), ax = ag;
                 for (int i = 0; i < 16; i++) {
                     const __m512 yv = _mm512_loadu_ps(yn + (q + i) * C + c0), gm = masked(yv, g[i], a, b);
@@ -232,7 +238,7 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
             for (int64_t q = p0; q < p_full; q += 16) {
                 float ag = 0, ax = 0;
                 for (int64_t p = q; p < q + 16; p++) {
-                    const float yv = yn[p * C + c], gm = bn_v(yv, alpha[c], beta[c]) > 0 ? gzn[c * HW + p] : 0.0f;
+                    const float yv = yn[p * C + c], gm = bn_v(yv, alpha[c], beta[c]) > 0 ? GZ(c, p) : 0.0f;
                     ag += gm;
                     ax += gm * (yv - meanf[c]);
                 }
@@ -244,7 +250,7 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
         /* The chunk's last pixels, in order. */
         for (int64_t c = 0; c < C; c++)
             for (int64_t p = p_full; p < p1; p++) {
-                const float yv = yn[p * C + c], gm = bn_v(yv, alpha[c], beta[c]) > 0 ? gzn[c * HW + p] : 0.0f;
+                const float yv = yn[p * C + c], gm = bn_v(yv, alpha[c], beta[c]) > 0 ? GZ(c, p) : 0.0f;
                 og[c] += (double)gm;
                 ox[c] += (double)(gm * (yv - meanf[c]));
             }
@@ -276,7 +282,7 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
             const __m512 k = _mm512_loadu_ps(kk + c0), mg = _mm512_loadu_ps(mgv + c0), cx = _mm512_loadu_ps(cxv + c0);
             for (int64_t q = p0; q < p_full; q += 16) {
                 __m512 g[16];
-                load_gz_tile(gzn, HW, c0, q, g);
+                load_gz_tile(gzn, gz_nhwc, HW, C, c0, q, g);
                 for (int i = 0; i < 16; i++) {
                     const __m512 yv = _mm512_loadu_ps(yn + (q + i) * C + c0), gm = masked(yv, g[i], a, b);
                     const __m512 r = _mm512_mul_ps(_mm512_sub_ps(yv, m), cx);
@@ -299,10 +305,11 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
         for (int64_t p = p_full; p < p1; p++)
             for (int64_t c = 0; c < C; c++) {
                 const float yv = yn[p * C + c];
-                const float gm = bn_v(yv, alpha[c], beta[c]) > 0 ? gzn[c * HW + p] : 0.0f;
+                const float gm = bn_v(yv, alpha[c], beta[c]) > 0 ? GZ(c, p) : 0.0f;
                 const float o = kk[c] * ((gm - mgv[c]) - (yv - meanf[c]) * cxv[c]);
                 if (gb) gb[p * C + c] = to_bf16(o);
                 else gf[p * C + c] = o;
             }
     }
 }
+#undef GZ

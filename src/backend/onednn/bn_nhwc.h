@@ -16,9 +16,10 @@ void odnn_bn_nhwc_apply_relu(const float *y, const float *alpha, const float *be
 /* Backward of z = relu(bn(y)) in training, gz the gradient of z: sg[c] =
  * sum of g', sgx[c] = sum of g' (y - mean), g' = gz where z > 0 else 0,
  * and gy = w invstd (g' - sg / M - (y - mean) invstd^2 sgx / M) (w may be
- * NULL: 1) written NHWC, float32 or (gy_bf16) bfloat16. */
+ * NULL: 1) written NHWC, float32 or (gy_bf16) bfloat16. gz is NCHW, or
+ * NHWC with gz_nhwc. */
 void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, const float *beta,
                            const double *mean, const double *invstd, const float *w, int64_t N, int64_t HW,
-                           int64_t C, double *part, double *sg, double *sgx, void *gy, bool gy_bf16);
+                           int64_t C, bool gz_nhwc, double *part, double *sg, double *sgx, void *gy, bool gy_bf16);
 
 #endif

@@ -10,7 +10,8 @@
  * backward reads gz (NCHW) and ysave and writes the convolution's diff_dst
  * in the primitive's own layout and type (NHWC, bfloat16 under
  * --precision bf16), which backward-data and backward-weights both take as
- * is; diff_src comes back to the NCHW gx through layout.c.
+ * is; diff_src comes back to the NCHW gx through layout.c, or stays NHWC
+ * when x's producer is such a block too (ed_tensor.nhwc).
  *
  * Supported: float32, stride 1, groups 1, output channels a multiple of
  * 16, and primitives that oneDNN builds with exactly those layouts (checked
@@ -144,7 +145,7 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
     if (s == ED_OK) {
         double *sg = part + np, *sgx = sg + C;
         odnn_bn_nhwc_backward(ys->data, gz->data, alpha, shift, mean, invstd, gamma ? ed__cf32(gamma) : NULL, N, HW, C,
-                              part, sg, sgx, gy, bf16);
+                              gz->nhwc, part, sg, sgx, gy, bf16);
         for (int64_t c = 0; c < C; c++) {   /* as ops/batch_norm_kern.h's bn_backward */
             if (gbe) ed__f32(gbe)[c] += (float)sg[c];
             if (gg) ed__f32(gg)[c] += (float)(sgx[c] * invstd[c]);
@@ -161,8 +162,14 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
     if (s == ED_OK && gx) {
         ed__conv_params c = conv_of(p, p->conv.gx_overwrite);
         odnn_prim *e = odnn_conv_entry(CONV_BWD_DATA, &c, x, w, gz->shape, false);
-        s = e ? odnn_run_pre(e, (void *[]){ gy, w->data, gx->data }, (void *[]){ gy, NULL, NULL }, "conv_bn_relu")
+        /* Stored for a producer that reads NHWC (a block like this one):
+         * left in the primitive's NHWC float32, no layout pass. */
+        const bool keep_nhwc = e && p->conv.gx_overwrite && x->node && x->node->takes_nhwc_grad &&
+                               md_is(&e->args[2].prim_md, x->shape, dnnl_f32);
+        s = e ? odnn_run_pre(e, (void *[]){ gy, w->data, gx->data }, (void *[]){ gy, NULL, keep_nhwc ? gx->data : NULL },
+                             "conv_bn_relu")
               : ed__err(ED_E_UNSUPPORTED, "conv_bn_relu: oneDNN kernel unavailable for these arguments");
+        if (s == ED_OK && keep_nhwc) gx->nhwc = 1;
     }
     if (s == ED_OK && (gw || gb)) {
         ed__conv_params c = conv_of(p, 0);
