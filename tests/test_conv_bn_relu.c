@@ -58,7 +58,7 @@ static result run(const ed_tensor *x0, const ed_tensor *w0, const ed_tensor *b0,
         if (leaves[i] && (i != 1 || wgrad)) ed_tensor_set_requires_grad(leaves[i], 1);
     if (via_h) CHECK_OK(ed_scale(x, 2.0, &h));
     if (fused) {
-        CHECK_OK(ed__conv_bn_relu_train(via_h ? h : x, w, b, pad, r.rm, r.rv, g, be, 0.1, 1e-5, &z));
+        CHECK_OK(ed__conv_bn_relu_train(via_h ? h : x, w, b, pad, r.rm, r.rv, g, be, 0.1, 1e-5, 0, &z));
     } else {
         ed_backend_set_enabled(fused == 2);
         ed_conv2d_args a;
@@ -170,18 +170,20 @@ static void test_fallbacks(void)
     result_free(&f);
     result_free(&o);
     ed_tensor *z = NULL, *xw = check_randn(ED_F32, 4, (int64_t[]){ 2, 4, 6, 6 }, 45);
-    CHECK_ERR(ed__conv_bn_relu_train(xw, w, NULL, 1, NULL, NULL, g, be, 0.1, 1e-5, &z), ED_E_SHAPE, "channels");
-    CHECK_ERR(ed__conv_bn_relu_train(x, w, NULL, 1, NULL, NULL, g, be, 0.1, 0.0, &z), ED_E_ARG, "eps");
-    CHECK_ERR(ed__conv_bn_relu_train(x, w, NULL, 1, NULL, NULL, g, be, 0.1, 1e-5, NULL), ED_E_ARG, "out");
+    CHECK_ERR(ed__conv_bn_relu_train(xw, w, NULL, 1, NULL, NULL, g, be, 0.1, 1e-5, 0, &z), ED_E_SHAPE, "channels");
+    CHECK_ERR(ed__conv_bn_relu_train(x, w, NULL, 1, NULL, NULL, g, be, 0.1, 0.0, 0, &z), ED_E_ARG, "eps");
+    CHECK_ERR(ed__conv_bn_relu_train(x, w, NULL, 1, NULL, NULL, g, be, 0.1, 1e-5, 0, NULL), ED_E_ARG, "out");
     ed_tensor *all[] = { x, w, g, be, gz, xw };
     for (int i = 0; i < 6; i++) ed_tensor_free(all[i]);
 }
 
-/* Two blocks in a chain: the second's backward hands the first its input
- * gradient in NHWC (ed_tensor.nhwc) with no layout pass. extra: z1 also
- * feeds z1 * g1 (before or after the second block), whose gradient is
- * then added to an NHWC one (back to NCHW first). Against the two-op
- * chain on the reference kernels. */
+/* Two blocks in a chain: the first hands the second its output already in
+ * the convolution's layout (feeds_block), the second's backward hands the
+ * first its input gradient in NHWC (ed_tensor.nhwc), with no layout pass.
+ * extra: z1 also feeds z1 * g1 (before or after the second block), whose
+ * gradient is then added to an NHWC one (back to NCHW first). fused: 1 the
+ * blocks, 0 the two-op chain on the reference kernels, 2 on the backends
+ * (the bfloat16 oracle). */
 static void chain(const ed_tensor *x0, const ed_tensor *w1, const ed_tensor *w2, const ed_tensor *g1, const ed_tensor *gz,
                   int fused, int extra, ed_tensor **gx, ed_tensor **gw1, ed_tensor **gw2)
 {
@@ -194,13 +196,13 @@ static void chain(const ed_tensor *x0, const ed_tensor *w1, const ed_tensor *w2,
     ed_tensor_set_requires_grad(b, 1);
     ed_tensor *h = NULL;
     CHECK_OK(ed_scale(x, 2.0, &h));
-    ed_backend_set_enabled(fused);
+    ed_backend_set_enabled(fused != 0);
     ed_conv2d_args ca;
     ed_conv2d_args_default(&ca);
     ca.padding[0] = ca.padding[1] = 1;
     ed_tensor *c = NULL;
-    if (fused) {
-        CHECK_OK(ed__conv_bn_relu_train(h, a, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, &z1));
+    if (fused == 1) {
+        CHECK_OK(ed__conv_bn_relu_train(h, a, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, extra != 1, &z1));
     } else {
         CHECK_OK(ed_conv2d(h, a, NULL, &ca, &c));
         CHECK_OK(ed__batch_norm_relu(c, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &z1));
@@ -208,8 +210,8 @@ static void chain(const ed_tensor *x0, const ed_tensor *w1, const ed_tensor *w2,
         c = NULL;
     }
     if (extra == 1) CHECK_OK(ed_mul(z1, g1, &m));
-    if (fused) {
-        CHECK_OK(ed__conv_bn_relu_train(z1, b, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, &z2));
+    if (fused == 1) {
+        CHECK_OK(ed__conv_bn_relu_train(z1, b, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 0, &z2));
     } else {
         CHECK_OK(ed_conv2d(z1, b, NULL, &ca, &c));
         CHECK_OK(ed__batch_norm_relu(c, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &z2));
@@ -238,17 +240,21 @@ static void test_chain(void)
     ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 16, 9, 11 }, 60), *w1 = check_randn(ED_F32, 4, (int64_t[]){ 32, 16, 3, 3 }, 61);
     ed_tensor *w2 = check_randn(ED_F32, 4, (int64_t[]){ 16, 32, 3, 3 }, 62), *g1 = check_randn(ED_F32, 4, (int64_t[]){ 2, 32, 9, 11 }, 63);
     ed_tensor *gz = check_randn(ED_F32, 4, (int64_t[]){ 2, 16, 9, 11 }, 64);
-    for (int extra = 0; extra < 3; extra++) {
+    for (int k = 0; k < 6; k++) {
+        const int extra = k % 3, bf = k / 3;
         ed_tensor *f[3], *o[3];
+        ed_set_conv_precision(bf ? ED_PRECISION_BF16 : ED_PRECISION_F32);
         chain(x, w1, w2, g1, gz, 1, extra, &f[0], &f[1], &f[2]);
-        chain(x, w1, w2, g1, gz, 0, extra, &o[0], &o[1], &o[2]);
+        chain(x, w1, w2, g1, gz, bf ? 2 : 0, extra, &o[0], &o[1], &o[2]);
+        ed_set_conv_precision(ED_PRECISION_F32);
         const char *what[3] = { "gx", "gw1", "gw2" };
         for (int i = 0; i < 3; i++) {
             double scale = 0, err = 0;
             for (int64_t j = 0; o[i] && j < o[i]->numel; j++) scale = fmax(scale, fabs(ed__get(o[i], j)));
             for (int64_t j = 0; f[i] && o[i] && j < o[i]->numel; j++) err = fmax(err, fabs(ed__get(f[i], j) - ed__get(o[i], j)));
-            CHECK_MSG(f[i] && o[i] && err <= 1e-5 * scale, "chain of two blocks (extra use %d): %s error %.3g of the scale",
-                      extra, what[i], err / fmax(scale, 1e-30));
+            CHECK_MSG(f[i] && o[i] && err <= (bf ? 1e-3 : 1e-5) * scale,
+                      "chain of two blocks (%s, extra use %d): %s error %.3g of the scale", bf ? "bf16" : "f32", extra, what[i],
+                      err / fmax(scale, 1e-30));
             ed_tensor_free(f[i]);
             ed_tensor_free(o[i]);
         }

@@ -121,10 +121,12 @@ ed_status ed__batch_norm_relu(const ed_tensor *x, ed_tensor *running_mean, ed_te
  * momentum, eps)) as one op (ops/conv_bn_relu.c): the same values and
  * gradients as the three ops to float rounding, with the convolution's
  * output and the BatchNorm's input gradient kept in the backend's layout.
- * Running stats are updated as ed_batch_norm does. */
+ * Running stats are updated as ed_batch_norm does. feeds_block: out goes
+ * to another such block, which then takes it in its convolution's layout
+ * from this one (written with out, instead of converted there). */
 ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, int pad,
                                  ed_tensor *running_mean, ed_tensor *running_var, const ed_tensor *gamma,
-                                 const ed_tensor *beta, double momentum, double eps, ed_tensor **out);
+                                 const ed_tensor *beta, double momentum, double eps, int feeds_block, ed_tensor **out);
 
 /* conv2d(x, w * s[o] per output channel, b, args) without autograd (ops/
  * conv2d.c): a BatchNorm folded into the convolution for inference. s is

@@ -60,7 +60,7 @@ static ed_status dncnn_forward(ed_model *m, const ed_tensor *x, int training, ed
     ed_status st = ed__chain_conv_relu(&h, s->w[0], s->b0, 1);
     for (int i = 1; i < s->depth - 1 && st == ED_OK; i++) {
         ed_tensor *t = NULL;
-        st = ed__conv_bn_relu(h, s->w[i], NULL, &s->bn[i], 1, training, &t);
+        st = ed__conv_bn_relu(h, s->w[i], NULL, &s->bn[i], 1, training, i < s->depth - 2, &t);
         st = ed__chain_set(&h, st, t);
     }
     if (st == ED_OK) st = ed__chain_conv(&h, s->w[s->depth - 1], NULL, 1);

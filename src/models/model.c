@@ -113,7 +113,7 @@ ed_status ed__bn_relu_forward(const ed_bn *bn, const ed_tensor *x, int training,
 }
 
 ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, const ed_bn *bn, int pad, int training,
-                           ed_tensor **y)
+                           int feeds_block, ed_tensor **y)
 {
     ed_conv2d_args a;
     ed_conv2d_args_default(&a);
@@ -124,7 +124,7 @@ ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tens
         return ed_conv2d(x, w, b, &a, y);
     }
     if (training) {
-        ED_TRY(ed__conv_bn_relu_train(x, w, b, pad, bn->mean, bn->var, bn->weight, bn->bias, 0.1, 1e-5, y));
+        ED_TRY(ed__conv_bn_relu_train(x, w, b, pad, bn->mean, bn->var, bn->weight, bn->bias, 0.1, 1e-5, feeds_block, y));
         ed__set(bn->count, 0, ed__get(bn->count, 0) + 1);
         return ED_OK;
     }

@@ -54,9 +54,11 @@ ed_status ed__bn_relu_forward(const ed_bn *bn, const ed_tensor *x, int training,
  * BatchNorm into the convolution (w * s, (b - mean) * s + beta with
  * s = gamma / sqrt(var + eps)) and fuses the ReLU: one pass instead of
  * three; training (and inference with gradients) runs the convolution and
- * a fused BatchNorm + ReLU (ed__bn_relu_forward). */
+ * a fused BatchNorm + ReLU (ed__bn_relu_forward). feeds_block: y's only
+ * consumer is the next ed__conv_bn_relu (training then hands it y already
+ * in its convolution's layout, ed__conv_bn_relu_train). */
 ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, const ed_bn *bn, int pad, int training,
-                           ed_tensor **y);
+                           int feeds_block, ed_tensor **y);
 
 /* Temporaries of a forward pass: each op output is added and all are
  * released at the end; the graph keeps what backward needs. */

@@ -111,7 +111,7 @@ static ed_status run_dconv(const unet_state *s, const dconv *d, const ed_tensor 
 {
     ed_tensor *h = (ed_tensor *)x;
     for (int i = 0; i < 2; i++) {
-        ED_TRY(ed__conv_bn_relu(h, d->w[i], d->b[i], s->bn ? &d->bn[i] : NULL, 1, training, &h));
+        ED_TRY(ed__conv_bn_relu(h, d->w[i], d->b[i], s->bn ? &d->bn[i] : NULL, 1, training, i == 0, &h));
         keep(ts, h);
     }
     *y = h;

@@ -16,15 +16,20 @@
  *
  * Backends get params = ed__cbr_params and tensors[]:
  *   forward  {x, w, b, gamma, beta, running_mean, running_var, z, ysave,
- *             stats, keep}
+ *             stats, keep, zcopy, xcopy}
  *            b, gamma, beta, running_* may be NULL (not both running
  *            stats); z (N, Cout, Ho, Wo) to write; ysave: a float32
  *            tensor of z's size the kernel keeps its convolution output
- *            in; stats: float64 (4 * Cout) it fills (mean, invstd, and the
- *            folded scale and shift); keep: a uint8 holder for the
- *            convolution's converted input (ops/conv_common.h).
+ *            in; stats: float64 (4 * Cout) it fills (mean, invstd, and room
+ *            for the folded scale and shift); keep: a uint8 holder for the
+ *            convolution's converted input (ops/conv_common.h), or just its
+ *            header when xcopy is given; zcopy: NULL, or a holder of the
+ *            same kind for z, filled in the layout the next block's
+ *            convolution takes (feeds_block); xcopy: NULL, or x's own such
+ *            copy from the block that made x (its zcopy, that node's
+ *            saved[3]), used when it is in the right layout.
  *   backward {x, w, gz, gamma, ysave, stats, keep, gx, gw, gb, ggamma,
- *             gbeta}, gradients NULL when not wanted; gx stored when
+ *             gbeta, xcopy}, gradients NULL when not wanted; gx stored when
  *            params.conv.gx_overwrite, else added; the others added.
  *            gz may be NHWC (gz->nhwc: written so by the next block's
  *            backward, the node being marked takes_nhwc_grad); a stored gx
@@ -38,6 +43,8 @@
 
 #include <math.h>
 
+static ed_tensor *producer_copy(const ed_tensor *x);
+
 static ed_status cbr_backward(ed_node *n)
 {
     const ed__cbr_params *c = n->ctx;
@@ -50,16 +57,25 @@ static ed_status cbr_backward(ed_node *n)
     ED_TRY(ed__grad_of(n, 4, &gbe));
     ed__cbr_params p = *c;
     p.conv.gx_overwrite = ow;
-    ed_tensor *t[12] = { n->in[0], n->in[1], n->out->grad, n->in[3], n->saved[0], n->saved[1], n->saved[2],
-                         gx, gw, gb, gg, gbe };
+    ed_tensor *t[13] = { n->in[0], n->in[1], n->out->grad, n->in[3], n->saved[0], n->saved[1], n->saved[2],
+                         gx, gw, gb, gg, gbe, producer_copy(n->in[0]) };
     const ed_kernel *k = ed_backend_find(ED_OP_CONV_BN_RELU, ED_BACKWARD, &p, t);
     if (!k) return ed__err(ED_E_STATE, "conv_bn_relu: the fused kernel that ran forward declines backward");
     return k->run(&p, t);
 }
 
+/* x's copy in a convolution's layout, written by the block that made x
+ * (its node's saved[3], see the top), or NULL. */
+static ed_tensor *producer_copy(const ed_tensor *x)
+{
+    const ed_node *n = x ? x->node : NULL;
+    if (!n || !n->takes_nhwc_grad || n->n_saved < 4 || !n->saved[3]) return NULL;
+    return ((const uint64_t *)n->saved[3]->data)[0] ? n->saved[3] : NULL;
+}
+
 ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, int pad,
                                  ed_tensor *running_mean, ed_tensor *running_var, const ed_tensor *gamma,
-                                 const ed_tensor *beta, double momentum, double eps, ed_tensor **out)
+                                 const ed_tensor *beta, double momentum, double eps, int feeds_block, ed_tensor **out)
 {
     if (!out) return ed__err(ED_E_ARG, "conv_bn_relu: out is NULL");
     *out = NULL;
@@ -84,15 +100,20 @@ ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const e
         p.momentum = momentum;
         p.eps = eps;
         const int64_t N = x->shape[0], C = w->shape[0], H = x->shape[2], W = x->shape[3], four = 4 * C;
-        const int64_t keep_bytes = ed__conv_keep_bytes(x, ed_get_conv_precision() == ED_PRECISION_BF16);
-        ed_tensor *z = NULL, *ys = NULL, *st = NULL, *keep = NULL;
+        const bool bf16 = ed_get_conv_precision() == ED_PRECISION_BF16;
+        ed_tensor *from = producer_copy(x);
+        /* Room to keep x converted, unless its producer wrote it so. */
+        const int64_t keep_bytes = from ? ED_CONV_KEEP_HEADER : ed__conv_keep_bytes(x, bf16);
+        ed_tensor *z = NULL, *ys = NULL, *st = NULL, *keep = NULL, *zc = NULL;
         ed_status s = ed__alloc(ED_F32, 4, (int64_t[]){ N, C, H, W }, &z);
+        const int64_t out_bytes = s == ED_OK ? ed__conv_keep_bytes(z, bf16) : 0;
         if (s == ED_OK) s = ed__alloc(ED_F32, 4, (int64_t[]){ N, C, H, W }, &ys);
         if (s == ED_OK) s = ed__alloc(ED_F64, 1, &four, &st);
         if (s == ED_OK) s = ed__alloc(ED_U8, 1, &keep_bytes, &keep);
+        if (s == ED_OK && feeds_block) s = ed__alloc(ED_U8, 1, &out_bytes, &zc);
         const ed_kernel *k = NULL;
-        ed_tensor *t[11] = { (ed_tensor *)x, (ed_tensor *)w, (ed_tensor *)b, (ed_tensor *)gamma, (ed_tensor *)beta,
-                             running_mean, running_var, z, ys, st, keep };
+        ed_tensor *t[13] = { (ed_tensor *)x, (ed_tensor *)w, (ed_tensor *)b, (ed_tensor *)gamma, (ed_tensor *)beta,
+                             running_mean, running_var, z, ys, st, keep, zc, from };
         if (s == ED_OK) k = ed_backend_find(ED_OP_CONV_BN_RELU, ED_FORWARD, &p, t);
         if (k) {
             s = k->run(&p, t);
@@ -103,10 +124,12 @@ ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const e
             if (s == ED_OK && node) s = ed__node_save(node, ys);
             if (s == ED_OK && node) s = ed__node_save(node, st);
             if (s == ED_OK && node) s = ed__node_save(node, keep);
+            if (s == ED_OK && node && zc) s = ed__node_save(node, zc);
         }
         ed_tensor_free(ys);
         ed_tensor_free(st);
         ed_tensor_free(keep);
+        ed_tensor_free(zc);
         if (k && s == ED_OK) {
             *out = z;
             return ED_OK;

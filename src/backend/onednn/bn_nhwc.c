@@ -139,7 +139,7 @@ void odnn_bn_nhwc_stats(const float *y, int64_t N, int64_t HW, int64_t C, double
 /* ---- forward: z (NCHW) = relu(bn(y)) -------------------------------------- */
 
 void odnn_bn_nhwc_apply_relu(const float *y, const float *alpha, const float *beta, int64_t N, int64_t HW,
-                             int64_t C, float *z)
+                             int64_t C, float *z, void *zc, bool zc_bf16)
 {
     const int64_t nch = chunks_of(HW), items = N * nch;
     ED_PARALLEL_FOR_IF(N * HW * C > 32768)
@@ -147,6 +147,8 @@ void odnn_bn_nhwc_apply_relu(const float *y, const float *alpha, const float *be
         const int64_t n = it / nch, p0 = it % nch * CHUNK, p1 = p0 + CHUNK < HW ? p0 + CHUNK : HW;
         const float *yn = y + n * HW * C;
         float *zn = z + n * C * HW;
+        float *zf = zc && !zc_bf16 ? (float *)zc + n * HW * C : NULL;
+        uint16_t *zb = zc && zc_bf16 ? (uint16_t *)zc + n * HW * C : NULL;
         int64_t p_full = p0;
 #if defined(__AVX512F__)
         p_full = p0 + (p1 - p0) / 16 * 16;
@@ -157,6 +159,16 @@ void odnn_bn_nhwc_apply_relu(const float *y, const float *alpha, const float *be
                 for (int i = 0; i < 16; i++) {
                     const __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(yn + (q + i) * C + c0), a), b);
                     r[i] = _mm512_max_ps(v, _mm512_setzero_ps());   /* v > 0 ? v : 0, NaN -> 0 */
+                    if (zf) _mm512_storeu_ps(zf + (q + i) * C + c0, r[i]);
+                    if (zb) {
+#if defined(__AVX512BF16__)
+                        _mm256_storeu_si256((__m256i *)(zb + (q + i) * C + c0), (__m256i)_mm512_cvtneps_pbh(r[i]));
+#else
+                        float tmp[16];
+                        _mm512_storeu_ps(tmp, r[i]);
+                        for (int j = 0; j < 16; j++) zb[(q + i) * C + c0 + j] = to_bf16(tmp[j]);
+#endif
+                    }
                 }
                 odnn_tr16(r);
                 for (int j = 0; j < 16; j++) _mm512_storeu_ps(zn + (c0 + j) * HW + q, r[j]);
@@ -165,8 +177,10 @@ void odnn_bn_nhwc_apply_relu(const float *y, const float *alpha, const float *be
 #endif
         for (int64_t c = 0; c < C; c++)
             for (int64_t p = p_full; p < p1; p++) {
-                const float v = bn_v(yn[p * C + c], alpha[c], beta[c]);
-                zn[c * HW + p] = v > 0 ? v : 0.0f;
+                const float v = bn_v(yn[p * C + c], alpha[c], beta[c]), o = v > 0 ? v : 0.0f;
+                zn[c * HW + p] = o;
+                if (zf) zf[p * C + c] = o;
+                if (zb) zb[p * C + c] = to_bf16(o);
             }
     }
 }

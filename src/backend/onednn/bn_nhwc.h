@@ -10,9 +10,11 @@
 int64_t odnn_bn_nhwc_part_size(int64_t N, int64_t HW, int64_t C);
 /* Per-channel mean and biased variance (two passes). */
 void odnn_bn_nhwc_stats(const float *y, int64_t N, int64_t HW, int64_t C, double *part, double *mean, double *var);
-/* z = max(0, y * alpha[c] + beta[c]) (float), written NCHW. */
+/* z = max(0, y * alpha[c] + beta[c]) (float), written NCHW, and when zc is
+ * not NULL also NHWC there, float32 or (zc_bf16) bfloat16 rounded as
+ * layout.c's odnn_to_nhwc does. */
 void odnn_bn_nhwc_apply_relu(const float *y, const float *alpha, const float *beta, int64_t N, int64_t HW,
-                             int64_t C, float *z);
+                             int64_t C, float *z, void *zc, bool zc_bf16);
 /* Backward of z = relu(bn(y)) in training, gz the gradient of z: sg[c] =
  * sum of g', sgx[c] = sum of g' (y - mean), g' = gz where z > 0 else 0,
  * and gy = w invstd (g' - sg / M - (y - mean) invstd^2 sgx / M) (w may be

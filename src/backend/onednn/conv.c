@@ -331,6 +331,17 @@ void *odnn_conv_keep_src(ed_tensor *holder, odnn_prim *e, const void *x)
     return data;
 }
 
+void *odnn_conv_keep_data(ed_tensor *holder) { return (unsigned char *)holder->data + ED_CONV_KEEP_HEADER; }
+
+void odnn_conv_keep_set(ed_tensor *holder, const dnnl_memory_desc_t *md)
+{
+    keep_header h;
+    memset(&h, 0, sizeof h);
+    h.md = *md;
+    h.bytes = dnnl_memory_desc_get_size(md);
+    memcpy(holder->data, &h, sizeof h);
+}
+
 /* Backward weights: the kept copy, if it is what entry e takes as its
  * source (args[0]), else NULL. */
 void *odnn_conv_kept_src(const ed_tensor *holder, const odnn_prim *e)

@@ -51,6 +51,7 @@ static bool fwd_supports(const void *params, ed_tensor *const *t)
     for (int i = 0; i < 9; i++)
         if (!f32(t[i])) return false;
     if (!t[9] || t[9]->dtype != ED_F64 || !t[10] || t[10]->dtype != ED_U8) return false;
+    if ((t[11] && t[11]->dtype != ED_U8) || (t[12] && t[12]->dtype != ED_U8)) return false;
     if (p->conv.groups != 1 || p->conv.stride[0] != 1 || p->conv.stride[1] != 1 || p->conv.dilation[0] != 1 ||
         p->conv.dilation[1] != 1)
         return false;
@@ -73,7 +74,7 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
 {
     const ed__cbr_params *p = params;
     const ed_tensor *x = t[0], *w = t[1], *b = t[2], *gamma = t[3], *beta = t[4];
-    ed_tensor *rm = t[5], *rv = t[6], *z = t[7], *ys = t[8], *st = t[9], *keep = t[10];
+    ed_tensor *rm = t[5], *rv = t[6], *z = t[7], *ys = t[8], *st = t[9], *keep = t[10], *zc = t[11], *from = t[12];
     const int64_t N = z->shape[0], C = z->shape[1], HW = z->shape[2] * z->shape[3];
     memset(keep->data, 0, 8);
     ed__conv_params c0 = conv_of(p, 0);
@@ -83,7 +84,8 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
     if (!e) {
         s = ed__err(ED_E_UNSUPPORTED, "conv_bn_relu: oneDNN kernel unavailable for these arguments");
     } else {
-        void *xs = odnn_conv_keep_src(keep, e, x->data);
+        void *xs = from ? odnn_conv_kept_src(from, e) : NULL;   /* written by x's producer */
+        if (!xs) xs = odnn_conv_keep_src(keep, e, x->data);
         void *data[4], *pre[4];
         int n = 0;
         data[n] = x->data, pre[n++] = xs;
@@ -115,7 +117,18 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
         }
     }
     ed__scratch_free(part);
-    odnn_bn_nhwc_apply_relu(ys->data, alpha, shift, N, HW, C, z->data);
+    /* z, and for the next block (zc) z again in its convolution's layout:
+     * NHWC in the convolution's type, as that block's forward entry takes
+     * it (checked there; a mismatch only means it converts z itself). */
+    const bool bf16 = ed_get_conv_precision() == ED_PRECISION_BF16;
+    if (zc && zc->numel < ED_CONV_KEEP_HEADER + N * HW * C * (bf16 ? 2 : 4)) zc = NULL;
+    if (zc) memset(zc->data, 0, 8);
+    odnn_bn_nhwc_apply_relu(ys->data, alpha, shift, N, HW, C, z->data, zc ? odnn_conv_keep_data(zc) : NULL, bf16);
+    if (zc) {
+        dnnl_memory_desc_t md;
+        odnn_md_dt(&md, 4, z->shape, bf16 ? dnnl_bf16 : dnnl_f32, dnnl_acdb);
+        odnn_conv_keep_set(zc, &md);
+    }
     return ED_OK;
 }
 
@@ -175,6 +188,7 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
         ed__conv_params c = conv_of(p, 0);
         odnn_prim *e = odnn_conv_entry(CONV_BWD_W, &c, x, w, gz->shape, gb != NULL);
         void *xs = e ? odnn_conv_kept_src(keep, e) : NULL;
+        if (!xs && e && t[12]) xs = odnn_conv_kept_src(t[12], e);   /* x as its producer wrote it */
         s = e ? odnn_run_pre(e, (void *[]){ x->data, gy, gw ? gw->data : gw_tmp, gb ? gb->data : NULL },
                              (void *[]){ xs, gy, NULL, NULL }, "conv_bn_relu")
               : ed__err(ED_E_UNSUPPORTED, "conv_bn_relu: oneDNN kernel unavailable for these arguments");

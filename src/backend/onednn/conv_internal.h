@@ -20,5 +20,9 @@ odnn_prim *odnn_conv_entry(int kind, const ed__conv_params *p, const ed_tensor *
  * backward-weights entry e, the kept copy if it is what e takes, else NULL. */
 void *odnn_conv_keep_src(ed_tensor *holder, odnn_prim *e, const void *x);
 void *odnn_conv_kept_src(const ed_tensor *holder, const odnn_prim *e);
+/* A holder filled by someone else: where its copy goes, and (once
+ * written) its description, md of the copy. */
+void *odnn_conv_keep_data(ed_tensor *holder);
+void odnn_conv_keep_set(ed_tensor *holder, const dnnl_memory_desc_t *md);
 
 #endif
