@@ -111,12 +111,19 @@ static bool same_bits(const ed_tensor *a, const ed_tensor *b)
     return a->numel == b->numel && memcmp(ed_tensor_data((ed_tensor *)a), ed_tensor_data((ed_tensor *)b), sizeof(float) * (size_t)a->numel) == 0;
 }
 
+/* bias: 0 none, 1 random, 2 random + 100 (the BatchNorm's input then has
+ * a mean 100 times its spread, where float sums would lose digits). */
 static void one_case(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int k, int bias, uint64_t seed)
 {
     const int pad = k / 2;
     ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ N, Cin, H, W }, seed);
     ed_tensor *w = check_randn(ED_F32, 4, (int64_t[]){ Cout, Cin, k, k }, seed + 1);
     ed_tensor *b = bias ? check_randn(ED_F32, 1, (int64_t[]){ Cout }, seed + 2) : NULL;
+    if (bias == 2) {
+        float *bd = ed_tensor_data(b);
+        const double spread = sqrt((double)Cin * k * k);   /* of the convolution's output */
+        for (int64_t c = 0; c < Cout; c++) bd[c] += (float)(100 * spread);
+    }
     ed_tensor *g = check_randn(ED_F32, 1, (int64_t[]){ Cout }, seed + 3), *be = check_randn(ED_F32, 1, (int64_t[]){ Cout }, seed + 4);
     ed_tensor *gz = check_randn(ED_F32, 4, (int64_t[]){ N, Cout, H, W }, seed + 5);
     char name[160];
@@ -270,6 +277,7 @@ int main(void)
     one_case(3, 5, 7, 9, 16, 3, 0, 20);      /* 63 pixels: the tail loops */
     one_case(2, 32, 8, 8, 48, 1, 1, 30);     /* 1x1 */
     one_case(4, 64, 10, 10, 64, 3, 0, 50);   /* DnCNN-like */
+    one_case(2, 16, 12, 12, 16, 3, 2, 70);   /* mean 100x the spread */
     test_fallbacks();
     return check_done();
 }
