@@ -128,6 +128,19 @@ ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const e
                                  ed_tensor *running_mean, ed_tensor *running_var, const ed_tensor *gamma,
                                  const ed_tensor *beta, double momentum, double eps, int feeds_block, ed_tensor **out);
 
+/* One convolution of ed__conv_chain_infer: weight (Cout, Cin, k, k), bias
+ * or NULL, folded BatchNorm scales (float64, Cout, as ed__conv2d_scaled) or
+ * NULL, then a ReLU if relu. */
+typedef struct ed__conv_step {
+    const ed_tensor *w, *b, *s;
+    int relu;
+} ed__conv_step;
+/* The n convolutions applied in turn (stride 1, padding pad), for inference
+ * without gradients (ops/conv_chain.c): the activations between them stay
+ * in the backend's layout. Same results as ed_conv2d / ed__conv2d_scaled
+ * one by one. */
+ed_status ed__conv_chain_infer(const ed_tensor *x, int n, const ed__conv_step *convs, int pad, ed_tensor **out);
+
 /* conv2d(x, w * s[o] per output channel, b, args) without autograd (ops/
  * conv2d.c): a BatchNorm folded into the convolution for inference. s is
  * float64 (Cout); each folded weight is (float)(w * s[o]), made by the
@@ -168,7 +181,7 @@ double ed__rng_normal_at(uint64_t seed, uint64_t base, uint64_t i);
 typedef enum ed_op {
     ED_OP_CONV2D = 0, ED_OP_CONV_TRANSPOSE2D, ED_OP_MAX_POOL2D, ED_OP_MAX_UNPOOL2D,
     ED_OP_AVG_POOL2D, ED_OP_BATCH_NORM, ED_OP_ELTWISE, ED_OP_BINARY, ED_OP_INTERPOLATE,
-    ED_OP_CONV_BN_RELU,
+    ED_OP_CONV_BN_RELU, ED_OP_CONV_CHAIN,
     ED_OP_COUNT
 } ed_op;
 typedef enum ed_pass { ED_FORWARD = 0, ED_BACKWARD = 1 } ed_pass;

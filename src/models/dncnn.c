@@ -56,6 +56,22 @@ static ed_status dncnn_build(ed_model *m, cJSON *cfg)
 static ed_status dncnn_forward(ed_model *m, const ed_tensor *x, int training, ed_tensor **y)
 {
     const dncnn_state *s = m->state;
+    if (!training && !ed_grad_enabled() && x->dtype == ED_F32) {
+        /* Inference: the whole body as one chain (conv + ReLU, depth - 2
+         * conv + BN + ReLU, conv). */
+        const ed_tensor *b[64] = { s->b0 };
+        const ed_bn *bn[64] = { NULL };
+        int relu[64] = { 0 };
+        for (int i = 0; i < s->depth; i++) {
+            bn[i] = i > 0 && i < s->depth - 1 ? &s->bn[i] : NULL;
+            relu[i] = i < s->depth - 1;
+        }
+        ed_tensor *h = NULL;
+        ED_TRY(ed__conv_bn_relu_chain(x, s->depth, (const ed_tensor *const *)s->w, b, bn, relu, 1, &h));
+        ed_status st = ed_sub(x, h, y);
+        ed_tensor_free(h);
+        return st;
+    }
     ed_tensor *h = ed_tensor_retain((ed_tensor *)x);
     ed_status st = ed__chain_conv_relu(&h, s->w[0], s->b0, 1);
     for (int i = 1; i < s->depth - 1 && st == ED_OK; i++) {

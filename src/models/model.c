@@ -112,6 +112,31 @@ ed_status ed__bn_relu_forward(const ed_bn *bn, const ed_tensor *x, int training,
     return ED_OK;
 }
 
+/* A BatchNorm folded into the convolution before it, for inference:
+ * conv(x, w * s) + (b - mean) * s + beta, s = gamma / sqrt(var + eps); *s
+ * float64 and *bf float32, C elements each. */
+static ed_status bn_fold(const ed_bn *bn, const ed_tensor *b, int64_t O, ed_tensor **s, ed_tensor **bf)
+{
+    *s = *bf = NULL;
+    ED_TRY(ed__alloc(ED_F64, 1, &O, s));
+    ed_status st = ed__alloc(ED_F32, 1, &O, bf);
+    if (st != ED_OK) {
+        ed_tensor_free(*s);
+        *s = NULL;
+        return st;
+    }
+    const float *g = ed__cf32(bn->weight), *be = ed__cf32(bn->bias), *mu = ed__cf32(bn->mean), *var = ed__cf32(bn->var);
+    const float *bv = b ? ed__cf32(b) : NULL;
+    double *so = ed__f64(*s);
+    float *bo = ed__f32(*bf);
+    for (int64_t o = 0; o < O; o++) {
+        const double k = (double)g[o] / sqrt((double)var[o] + 1e-5);
+        so[o] = k;
+        bo[o] = (float)((double)be[o] + ((bv ? (double)bv[o] : 0.0) - (double)mu[o]) * k);
+    }
+    return ED_OK;
+}
+
 ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, const ed_bn *bn, int pad, int training,
                            int feeds_block, ed_tensor **y)
 {
@@ -138,25 +163,33 @@ ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tens
     /* Folded: conv(x, w * s) + (b - mean) * s + beta, s = gamma / sqrt(var + eps).
      * The kernel folds w (the oneDNN one once, into its weight cache); the
      * bias is folded here. */
-    const int64_t O = w->shape[0];
     ed_tensor *sc = NULL, *bf = NULL;
-    ED_TRY(ed__alloc(ED_F64, 1, &O, &sc));
-    ed_status st = ed__alloc(ED_F32, 1, &O, &bf);
-    if (st == ED_OK) {
-        const float *g = ed__cf32(bn->weight), *be = ed__cf32(bn->bias), *mu = ed__cf32(bn->mean), *var = ed__cf32(bn->var);
-        const float *bv = b ? ed__cf32(b) : NULL;
-        double *so = ed__f64(sc);
-        float *bo = ed__f32(bf);
-        for (int64_t o = 0; o < O; o++) {
-            double s = (double)g[o] / sqrt((double)var[o] + 1e-5);
-            so[o] = s;
-            bo[o] = (float)((double)be[o] + ((bv ? (double)bv[o] : 0.0) - (double)mu[o]) * s);
-        }
-        a.relu = 1;
-        st = ed__conv2d_scaled(x, w, sc, bf, &a, y);
-    }
+    ED_TRY(bn_fold(bn, b, w->shape[0], &sc, &bf));
+    a.relu = 1;
+    ed_status st = ed__conv2d_scaled(x, w, sc, bf, &a, y);
     ed_tensor_free(sc);
     ed_tensor_free(bf);
+    return st;
+}
+
+ed_status ed__conv_bn_relu_chain(const ed_tensor *x, int n, const ed_tensor *const *w, const ed_tensor *const *b,
+                                 const ed_bn *const *bn, const int *relu, int pad, ed_tensor **y)
+{
+    *y = NULL;
+    if (n > 64) return ed__err(ED_E_ARG, "model: a chain of %d convolutions is too long", n);
+    ed__conv_step steps[64];
+    ed_tensor *tmp[128] = { NULL };
+    ed_status st = ED_OK;
+    for (int i = 0; i < n && st == ED_OK; i++) {
+        steps[i] = (ed__conv_step){ .w = w[i], .b = b ? b[i] : NULL, .s = NULL, .relu = relu[i] };
+        if (bn && bn[i]) {
+            st = bn_fold(bn[i], steps[i].b, w[i]->shape[0], &tmp[2 * i], &tmp[2 * i + 1]);
+            steps[i].s = tmp[2 * i];
+            steps[i].b = tmp[2 * i + 1];
+        }
+    }
+    if (st == ED_OK) st = ed__conv_chain_infer(x, n, steps, pad, y);
+    for (int i = 0; i < 2 * n; i++) ed_tensor_free(tmp[i]);
     return st;
 }
 

@@ -60,6 +60,14 @@ ed_status ed__bn_relu_forward(const ed_bn *bn, const ed_tensor *x, int training,
 ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, const ed_bn *bn, int pad, int training,
                            int feeds_block, ed_tensor **y);
 
+/* Inference without gradients, float32: n convolutions in turn (stride 1,
+ * padding pad), convolution i with bias b[i] (b or b[i] may be NULL),
+ * BatchNorm bn[i] folded in (bn or bn[i] NULL: none) and a ReLU if
+ * relu[i]: ed__conv_chain_infer, the activations between them never
+ * converted to NCHW. Same values as the blocks one by one. */
+ed_status ed__conv_bn_relu_chain(const ed_tensor *x, int n, const ed_tensor *const *w, const ed_tensor *const *b,
+                                 const ed_bn *const *bn, const int *relu, int pad, ed_tensor **y);
+
 /* Temporaries of a forward pass: each op output is added and all are
  * released at the end; the graph keeps what backward needs. */
 typedef struct ed_temps { ed_tensor *t[64]; int n; } ed_temps;

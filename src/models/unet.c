@@ -109,6 +109,13 @@ static ed_tensor *keep(temps3 *ts, ed_tensor *x)
 static ed_status run_dconv(const unet_state *s, const dconv *d, const ed_tensor *x, int training, temps3 *ts,
                            ed_tensor **y)
 {
+    if (!training && !ed_grad_enabled() && x->dtype == ED_F32) {   /* inference: one chain of two */
+        const ed_bn *bn[2] = { s->bn ? &d->bn[0] : NULL, s->bn ? &d->bn[1] : NULL };
+        ED_TRY(ed__conv_bn_relu_chain(x, 2, (const ed_tensor *const *)d->w, (const ed_tensor *const *)d->b, bn,
+                                      (const int[]){ 1, 1 }, 1, y));
+        keep(ts, *y);
+        return ED_OK;
+    }
     ed_tensor *h = (ed_tensor *)x;
     for (int i = 0; i < 2; i++) {
         ED_TRY(ed__conv_bn_relu(h, d->w[i], d->b[i], s->bn ? &d->bn[i] : NULL, 1, training, i == 0, &h));

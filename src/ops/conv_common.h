@@ -46,6 +46,9 @@ typedef struct ed__conv_params {
     int nhwc;                /* oneDNN kernels only, never set by the ops: activations and their
                                 gradients in NHWC (acdb) at the primitive, for the fused
                                 conv + BatchNorm + ReLU (backend/onednn/conv_bn_relu.c) */
+    int dst_lo;              /* oneDNN kernels only, never set by the ops: the forward's dst in the
+                                convolution's type (bf16 under bf16), for chained inference
+                                (backend/onednn/conv_chain.c) */
     int keep_src;            /* conv2d, training: the kernel may keep its converted input for the
                                 weight gradient (ED_CONV_KEEP below). Forward: tensors[5] is a
                                 uint8 holder to fill, or left with a zero first word; backward:

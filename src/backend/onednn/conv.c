@@ -30,7 +30,7 @@
 
 /* Key layout: kind, threads, x dims, w dims, y dims, params, has_bias,
  * precision (ed_precision). */
-enum { K_KIND = 0, K_THR = 1, K_X = 2, K_W = 6, K_Y = 10, K_P = 14, K_BIAS = 30, K_PREC = 31 };
+enum { K_KIND = 0, K_THR = 1, K_X = 2, K_W = 6, K_Y = 10, K_P = 14, K_BIAS = 34, K_PREC = 35 };
 _Static_assert(K_P + sizeof(ed__conv_params) / sizeof(int) <= K_BIAS, "conv params overlap the key's later words");
 #define K_RELU (K_P + (int)(offsetof(ed__conv_params, relu) / sizeof(int)))
 #define K_OW (K_P + (int)(offsetof(ed__conv_params, gx_overwrite) / sizeof(int)))
@@ -175,7 +175,7 @@ static bool build_fwd(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool b
         if (po) dnnl_post_ops_destroy(po);
         if (!ok) { dnnl_primitive_attr_destroy(attr); return false; }
     }
-    dnnl_primitive_desc_t pd = fwd_pd(&g, is_deconv((int)k->w[K_KIND]), &g.dst_a, attr, eng);
+    dnnl_primitive_desc_t pd = fwd_pd(&g, is_deconv((int)k->w[K_KIND]), g.p.dst_lo ? &g.dst_lo : &g.dst_a, attr, eng);
     dnnl_primitive_attr_destroy(attr);
     if (!pd) return false;
     set_arg(p, DNNL_ARG_SRC, false, false, &g.src_u, pd, dnnl_query_src_md, 0);

@@ -442,6 +442,12 @@ ed_status odnn_run_scaled(odnn_prim *p, void *const *data, const double *s, int6
     return run(p, data, NULL, s, O, op);
 }
 
+ed_status odnn_run_pre_scaled(odnn_prim *p, void *const *data, void *const *pre, const double *s, int64_t O,
+                              const char *op)
+{
+    return run(p, data, pre, s, O, op);
+}
+
 static ed_status run(odnn_prim *p, void *const *data, void *const *pre, const double *scale, int64_t n_scale,
                      const char *op)
 {
@@ -525,4 +531,5 @@ void ed__onednn_register(void)
     ed__onednn_register_bn();
     ed__onednn_register_eltwise();
     ed__onednn_register_cbr();
+    ed__onednn_register_chain();
 }

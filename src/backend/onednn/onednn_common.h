@@ -87,6 +87,9 @@ ed_status odnn_run_pre(odnn_prim *p, void *const *data, void *const *pre, const 
  * fold is made with the reorder on a cache miss, and s joins the
  * fingerprint, so a call costs no more than an unfolded one. */
 ed_status odnn_run_scaled(odnn_prim *p, void *const *data, const double *s, int64_t O, const char *op);
+/* Both: pre as odnn_run_pre, s (may be NULL) as odnn_run_scaled. */
+ed_status odnn_run_pre_scaled(odnn_prim *p, void *const *data, void *const *pre, const double *s, int64_t O,
+                              const char *op);
 /* Input i of p (an input that p reorders, not a cached weight) reordered
  * from user into dst (dnnl_memory_desc_get_size(&p->args[i].prim_md)
  * bytes) as a run would; false if i is not such an input or it failed.
@@ -137,6 +140,7 @@ void ed__onednn_register_bn(void);
 /* The batch_norm kernels, which are not registered (batch_norm.c says why). */
 const ed_kernel *odnn_bn_kernel(ed_pass pass);
 void ed__onednn_register_eltwise(void);
-void ed__onednn_register_cbr(void);   /* conv_bn_relu.c */
+void ed__onednn_register_cbr(void);     /* conv_bn_relu.c */
+void ed__onednn_register_chain(void);   /* conv_chain.c */
 
 #endif
