@@ -44,6 +44,9 @@
 #include "ops/conv_common.h"
 
 #include <math.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 /* The register tile is MR x NR: 16 accumulator vectors either way (512-bit
  * on AVX-512, where gcc is told to use them; 256-bit elsewhere). */
@@ -233,6 +236,42 @@ static void gather_g(const geom *g, const float *gyn, const int64_t *moff, const
     }
 }
 
+#if defined(__AVX512F__)
+/* gather_g for kw == 2, pixels p0..p0+pn of one image: each image row's run
+ * of an output row pair (columns 2w, 2w + 1) split into its even and odd
+ * columns, 16 pixels at a time (the same values). */
+static void gather_g_kw2(const geom *g, const float *gyn, int64_t p0, int64_t pn, float *Bp)
+{
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int64_t j = 0; j < pn; j += NR) {
+        float *d = Bp + j * g->M;
+        const int64_t nv = min64(NR, pn - j);
+        for (int64_t o = 0; o < g->Cout; o++)
+            for (int64_t i = 0; i < g->kh; i++) {
+                float *d0 = d + ((o * g->kh + i) * 2) * NR, *d1 = d0 + NR;
+                for (int64_t c = 0; c < nv;) {
+                    const int64_t P = p0 + j + c, h = P / g->W, w = P % g->W;
+                    const int64_t len = g->W - w < nv - c ? g->W - w : nv - c;
+                    const float *src = gyn + o * g->Ho * g->Wo + (h * g->kh + i) * g->Wo + 2 * w;
+                    int64_t t = 0;
+                    for (; t + 16 <= len; t += 16) {
+                        const __m512 a = _mm512_loadu_ps(src + 2 * t), b = _mm512_loadu_ps(src + 2 * t + 16);
+                        _mm512_storeu_ps(d0 + c + t, _mm512_permutex2var_ps(a, ev, b));
+                        _mm512_storeu_ps(d1 + c + t, _mm512_permutex2var_ps(a, od, b));
+                    }
+                    for (; t < len; t++) {
+                        d0[c + t] = src[2 * t];
+                        d1[c + t] = src[2 * t + 1];
+                    }
+                    c += len;
+                }
+                for (int64_t c = nv; c < NR; c++) d0[c] = d1[c] = 0;
+            }
+    }
+}
+#endif
+
 /* B panels (kdim = kc pixels, columns m0..m0+nc) of G_n^T. */
 static void gather_gt(const float *gyn, const int64_t *moff, const int64_t *off, int64_t kc, int64_t m0, int64_t nc,
                       float *Bp)
@@ -283,6 +322,42 @@ static bool bwd_supports(const void *params, ed_tensor *const *t)
 
 /* ---- forward ----------------------------------------------------------------- */
 
+#if defined(__AVX512F__)
+/* The forward's scatter for kw == 2: pixels p0..p0+pn of one image, Z rows
+ * (o, i, 0) and (o, i, 1) interleaved along output row h * kh + i, each
+ * image row's run of pixels at once (the same values as the scalar
+ * scatter: Z + bias, stored). */
+static void scatter_kw2(const geom *g, const float *Z, int64_t p0, int64_t pn, const float *bd, float *yn)
+{
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    for (int64_t o = 0; o < g->Cout; o++) {
+        const float bo = bd ? bd[o] : 0.0f;
+        const __m512 bv = _mm512_set1_ps(bo);
+        for (int64_t i = 0; i < g->kh; i++) {
+            const float *z0 = Z + ((o * g->kh + i) * 2) * PC, *z1 = z0 + PC;
+            for (int64_t q = 0; q < pn;) {
+                const int64_t P = p0 + q, h = P / g->W, w = P % g->W;
+                const int64_t len = g->W - w < pn - q ? g->W - w : pn - q;
+                float *dst = yn + o * g->Ho * g->Wo + (h * g->kh + i) * g->Wo + 2 * w;
+                int64_t t = 0;
+                for (; t + 16 <= len; t += 16) {
+                    const __m512 a = _mm512_add_ps(_mm512_loadu_ps(z0 + q + t), bv);
+                    const __m512 b = _mm512_add_ps(_mm512_loadu_ps(z1 + q + t), bv);
+                    _mm512_storeu_ps(dst + 2 * t, _mm512_permutex2var_ps(a, lo, b));
+                    _mm512_storeu_ps(dst + 2 * t + 16, _mm512_permutex2var_ps(a, hi, b));
+                }
+                for (; t < len; t++) {
+                    dst[2 * t] = z0[q + t] + bo;
+                    dst[2 * t + 1] = z1[q + t] + bo;
+                }
+                q += len;
+            }
+        }
+    }
+}
+#endif
+
 static ed_status fwd_run(const void *params, ed_tensor *const *t)
 {
     (void)params;
@@ -307,8 +382,14 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
         const int64_t n = it / nch, p0 = (it % nch) * PC, pn = min64(PC, g.HW - p0);
         pack_b(g.Cin, pn, xd + n * g.Cin * g.HW + p0, g.HW, Bp);
         gemm(g.M, pn, g.Cin, Ap, Bp, Z, PC, 0);
-        pixel_offsets(&g, p0, pn, off);
         float *yn = yd + n * g.Cout * g.Ho * g.Wo;
+#if defined(__AVX512F__)
+        if (g.kw == 2) {   /* the 2x up-sampler: interleave row pairs of Z, 16 pixels at a time */
+            scatter_kw2(&g, Z, p0, pn, bd, yn);
+            continue;
+        }
+#endif
+        pixel_offsets(&g, p0, pn, off);
         for (int64_t o = 0, m = 0; o < g.Cout; o++) {
             const float bo = bd ? bd[o] : 0.0f;
             for (int64_t i = 0; i < g.kh; i++)
@@ -340,8 +421,14 @@ static ed_status bwd_data(const geom *g, const float *wd, const float *gyd, cons
         float *Bp = Ap + a_sz + tid * t_sz;
         int64_t *off = offs + tid * PC;
         const int64_t n = it / nch, p0 = (it % nch) * PC, pn = min64(PC, g->HW - p0);
-        pixel_offsets(g, p0, pn, off);
-        gather_g(g, gyd + n * g->Cout * g->Ho * g->Wo, moff, off, pn, Bp);
+#if defined(__AVX512F__)
+        if (g->kw == 2) gather_g_kw2(g, gyd + n * g->Cout * g->Ho * g->Wo, p0, pn, Bp);
+        else
+#endif
+        {
+            pixel_offsets(g, p0, pn, off);
+            gather_g(g, gyd + n * g->Cout * g->Ho * g->Wo, moff, off, pn, Bp);
+        }
         gemm(g->Cin, pn, g->M, Ap, Bp, gxd + n * g->Cin * g->HW + p0, g->HW, 1);
     }
     ed__scratch_free(Ap);
