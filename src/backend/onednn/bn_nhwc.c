@@ -25,15 +25,6 @@
 
 static inline int64_t chunks_of(int64_t HW) { return (HW + CHUNK - 1) / CHUNK; }
 
-static inline uint16_t to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);   /* quiet NaN */
-    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);         /* denormal: signed zero */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
 
 /* The BatchNorm output before the ReLU, in float: the forward's z and the
  * backward's mask both come from this one expression. */
@@ -166,7 +157,7 @@ void odnn_bn_nhwc_apply_relu(const float *y, const float *alpha, const float *be
 #else
                         float tmp[16];
                         _mm512_storeu_ps(tmp, r[i]);
-                        for (int j = 0; j < 16; j++) zb[(q + i) * C + c0 + j] = to_bf16(tmp[j]);
+                        for (int j = 0; j < 16; j++) zb[(q + i) * C + c0 + j] = odnn_bf16_rne(tmp[j]);
 #endif
                     }
                 }
@@ -180,7 +171,7 @@ void odnn_bn_nhwc_apply_relu(const float *y, const float *alpha, const float *be
                 const float v = bn_v(yn[p * C + c], alpha[c], beta[c]), o = v > 0 ? v : 0.0f;
                 zn[c * HW + p] = o;
                 if (zf) zf[p * C + c] = o;
-                if (zb) zb[p * C + c] = to_bf16(o);
+                if (zb) zb[p * C + c] = odnn_bf16_rne(o);
             }
     }
 }
@@ -307,7 +298,7 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
 #else
                         float tmp[16];
                         _mm512_storeu_ps(tmp, o);
-                        for (int j = 0; j < 16; j++) gb[(q + i) * C + c0 + j] = to_bf16(tmp[j]);
+                        for (int j = 0; j < 16; j++) gb[(q + i) * C + c0 + j] = odnn_bf16_rne(tmp[j]);
 #endif
                     } else {
                         _mm512_storeu_ps(gf + (q + i) * C + c0, o);
@@ -321,7 +312,7 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
                 const float yv = yn[p * C + c];
                 const float gm = bn_v(yv, alpha[c], beta[c]) > 0 ? GZ(c, p) : 0.0f;
                 const float o = kk[c] * ((gm - mgv[c]) - (yv - meanf[c]) * cxv[c]);
-                if (gb) gb[p * C + c] = to_bf16(o);
+                if (gb) gb[p * C + c] = odnn_bf16_rne(o);
                 else gf[p * C + c] = o;
             }
     }

@@ -60,21 +60,23 @@ static ed_status chain_run(const void *params, ed_tensor *const *t)
     const ed__chain_params *p = params;
     ed_status st = ED_OK;
     odnn_lock();
-    /* Two buffers, each as large as the largest output between the ends. */
+    /* The entries, and two buffers each as large as the largest output
+     * between the ends. */
+    odnn_prim *es[ED_CHAIN_MAX];
     size_t bytes = 64;
-    for (int i = 0; i < p->n - 1; i++) {
-        odnn_prim *e = entry_of(p, t, i);
-        if (!e) {
+    for (int i = 0; i < p->n; i++) {
+        es[i] = entry_of(p, t, i);
+        if (!es[i]) {
             odnn_unlock();
             return ed__err(ED_E_UNSUPPORTED, "conv chain: oneDNN kernel unavailable for these arguments");
         }
-        const size_t b = dnnl_memory_desc_get_size(&e->args[e->n_args - 1].prim_md);
-        if (b > bytes) bytes = b;
+        const size_t b = dnnl_memory_desc_get_size(&es[i]->args[es[i]->n_args - 1].prim_md);
+        if (i < p->n - 1 && b > bytes) bytes = b;
     }
     void *buf[2] = { ed__scratch(bytes), ed__scratch(bytes) };
     if (!buf[0] || !buf[1]) st = ed__err(ED_E_NOMEM, "conv chain: out of memory for the activations between convolutions");
     for (int i = 0; i < p->n && st == ED_OK; i++) {
-        odnn_prim *e = entry_of(p, t, i);
+        odnn_prim *e = es[i];
         const ed_tensor *w = t[2 + 3 * i], *b = t[3 + 3 * i], *s = t[4 + 3 * i];
         const bool last = i == p->n - 1;
         void *src = i ? buf[(i - 1) % 2] : NULL, *dst = last ? NULL : buf[i % 2];
@@ -84,8 +86,7 @@ static ed_status chain_run(const void *params, ed_tensor *const *t)
         data[k] = w->data, pre[k++] = NULL;
         if (b) data[k] = b->data, pre[k++] = NULL;
         data[k] = last ? t[1]->data : dst, pre[k++] = dst;
-        st = e ? odnn_run_pre_scaled(e, data, pre, s ? ed__cf64(s) : NULL, s ? s->numel : 0, "conv chain")
-               : ed__err(ED_E_UNSUPPORTED, "conv chain: oneDNN kernel unavailable for these arguments");
+        st = odnn_run_pre_scaled(e, data, pre, s ? ed__cf64(s) : NULL, s ? s->numel : 0, "conv chain");
     }
     odnn_unlock();
     ed__scratch_free(buf[1]);

@@ -22,15 +22,6 @@
 #include <immintrin.h>
 #endif
 
-static inline uint16_t bf16_rne(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);   /* quiet NaN */
-    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);         /* denormal: signed zero, as the instruction */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
 
 
 /* One image, positions [p0, p1): the tiled part, then the edges by scalars. */
@@ -57,7 +48,7 @@ static void to_nhwc_range(const float *s, void *dst, int64_t C, int64_t HW, int6
                 if (bf16) {
                     float tmp[16];
                     _mm512_storeu_ps(tmp, r[j]);
-                    for (int i = 0; i < 16; i++) db[(q + j) * C + c0 + i] = bf16_rne(tmp[i]);
+                    for (int i = 0; i < 16; i++) db[(q + j) * C + c0 + i] = odnn_bf16_rne(tmp[i]);
                     continue;
                 }
 #endif
@@ -68,7 +59,7 @@ static void to_nhwc_range(const float *s, void *dst, int64_t C, int64_t HW, int6
     for (int64_t p = p0; p < p1; p++)
         for (int64_t c = (p < p_full ? c_full : 0); c < C; c++) {
             float v = s[c * HW + p];
-            if (bf16) db[p * C + c] = bf16_rne(v);
+            if (bf16) db[p * C + c] = odnn_bf16_rne(v);
             else df[p * C + c] = v;
         }
 }

@@ -1,7 +1,23 @@
-/* A 16x16 float32 tile transposed in AVX-512 registers, for the loops that
- * move activations between NCHW and NHWC (layout.c, bn_nhwc.c). */
+/* What the loops that move activations between NCHW and NHWC share
+ * (layout.c, bn_nhwc.c): float32 -> bfloat16 rounding, and a 16x16 float32
+ * tile transposed in AVX-512 registers. */
 #ifndef ED_BACKEND_ONEDNN_TILE16_H
 #define ED_BACKEND_ONEDNN_TILE16_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* Round to nearest even, as vcvtneps2bf16 and oneDNN's reorder: NaN stays
+ * a quiet NaN, float32 denormals become signed zero. */
+static inline uint16_t odnn_bf16_rne(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);   /* quiet NaN */
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);         /* denormal: signed zero, as the instruction */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
