@@ -141,6 +141,25 @@ typedef struct ed__conv_step {
  * one by one. */
 ed_status ed__conv_chain_infer(const ed_tensor *x, int n, const ed__conv_step *convs, int pad, ed_tensor **out);
 
+/* One step of ed__infer_graph. Step i computes value i + 1 from values in
+ * (and in2), where value 0 is x:
+ *   ED_GSTEP_CONV  as an ed__conv_step (w, b, s, relu), stride 1, padding pad;
+ *   ED_GSTEP_POOL2 max_pool2d, kernel 2, stride 2 (floor);
+ *   ED_GSTEP_UP2   conv_transpose2d, stride 2, weight w (Cin, Cout, 2, 2), bias b;
+ *   ED_GSTEP_CAT   cat([in, in2], dim 1). */
+typedef enum ed__gstep_kind { ED_GSTEP_CONV, ED_GSTEP_POOL2, ED_GSTEP_UP2, ED_GSTEP_CAT } ed__gstep_kind;
+typedef struct ed__gstep {
+    int kind, in, in2;
+    const ed_tensor *w, *b, *s;
+    int pad, relu;
+} ed__gstep;
+/* The n steps for inference without gradients (ops/infer_graph.c): a whole
+ * encoder-decoder (U-Net) forward in which the values between the steps
+ * stay in the backend's layout; returns value n. Same results as the ops
+ * one by one (ed_conv2d, ed__conv2d_scaled, ed_max_pool2d,
+ * ed_conv_transpose2d, ed_cat), which also give its errors. */
+ed_status ed__infer_graph(const ed_tensor *x, int n, const ed__gstep *steps, ed_tensor **out);
+
 /* conv2d(x, w * s[o] per output channel, b, args) without autograd (ops/
  * conv2d.c): a BatchNorm folded into the convolution for inference. s is
  * float64 (Cout); each folded weight is (float)(w * s[o]), made by the
@@ -181,7 +200,7 @@ double ed__rng_normal_at(uint64_t seed, uint64_t base, uint64_t i);
 typedef enum ed_op {
     ED_OP_CONV2D = 0, ED_OP_CONV_TRANSPOSE2D, ED_OP_MAX_POOL2D, ED_OP_MAX_UNPOOL2D,
     ED_OP_AVG_POOL2D, ED_OP_BATCH_NORM, ED_OP_ELTWISE, ED_OP_BINARY, ED_OP_INTERPOLATE,
-    ED_OP_CONV_BN_RELU, ED_OP_CONV_CHAIN,
+    ED_OP_CONV_BN_RELU, ED_OP_CONV_CHAIN, ED_OP_INFER_GRAPH,
     ED_OP_COUNT
 } ed_op;
 typedef enum ed_pass { ED_FORWARD = 0, ED_BACKWARD = 1 } ed_pass;

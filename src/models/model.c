@@ -115,7 +115,7 @@ ed_status ed__bn_relu_forward(const ed_bn *bn, const ed_tensor *x, int training,
 /* A BatchNorm folded into the convolution before it, for inference:
  * conv(x, w * s) + (b - mean) * s + beta, s = gamma / sqrt(var + eps); *s
  * float64 and *bf float32, C elements each. */
-static ed_status bn_fold(const ed_bn *bn, const ed_tensor *b, int64_t O, ed_tensor **s, ed_tensor **bf)
+ed_status ed__bn_fold(const ed_bn *bn, const ed_tensor *b, int64_t O, ed_tensor **s, ed_tensor **bf)
 {
     *s = *bf = NULL;
     ED_TRY(ed__alloc(ED_F64, 1, &O, s));
@@ -164,7 +164,7 @@ ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tens
      * The kernel folds w (the oneDNN one once, into its weight cache); the
      * bias is folded here. */
     ed_tensor *sc = NULL, *bf = NULL;
-    ED_TRY(bn_fold(bn, b, w->shape[0], &sc, &bf));
+    ED_TRY(ed__bn_fold(bn, b, w->shape[0], &sc, &bf));
     a.relu = 1;
     ed_status st = ed__conv2d_scaled(x, w, sc, bf, &a, y);
     ed_tensor_free(sc);
@@ -183,7 +183,7 @@ ed_status ed__conv_bn_relu_chain(const ed_tensor *x, int n, const ed_tensor *con
     for (int i = 0; i < n && st == ED_OK; i++) {
         steps[i] = (ed__conv_step){ .w = w[i], .b = b ? b[i] : NULL, .s = NULL, .relu = relu[i] };
         if (bn && bn[i]) {
-            st = bn_fold(bn[i], steps[i].b, w[i]->shape[0], &tmp[2 * i], &tmp[2 * i + 1]);
+            st = ed__bn_fold(bn[i], steps[i].b, w[i]->shape[0], &tmp[2 * i], &tmp[2 * i + 1]);
             steps[i].s = tmp[2 * i];
             steps[i].b = tmp[2 * i + 1];
         }

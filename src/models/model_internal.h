@@ -60,6 +60,11 @@ ed_status ed__bn_relu_forward(const ed_bn *bn, const ed_tensor *x, int training,
 ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, const ed_bn *bn, int pad, int training,
                            int feeds_block, ed_tensor **y);
 
+/* A BatchNorm folded into the convolution (bias b or NULL, O outputs)
+ * before it, for inference: conv(x, w * s) + bf with s = gamma /
+ * sqrt(var + eps) (float64) and bf = (b - mean) s + beta (float32). */
+ed_status ed__bn_fold(const ed_bn *bn, const ed_tensor *b, int64_t O, ed_tensor **s, ed_tensor **bf);
+
 /* Inference without gradients, float32: n convolutions in turn (stride 1,
  * padding pad), convolution i with bias b[i] (b or b[i] may be NULL),
  * BatchNorm bn[i] folded in (bn or bn[i] NULL: none) and a ReLU if

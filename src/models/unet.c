@@ -109,13 +109,6 @@ static ed_tensor *keep(temps3 *ts, ed_tensor *x)
 static ed_status run_dconv(const unet_state *s, const dconv *d, const ed_tensor *x, int training, temps3 *ts,
                            ed_tensor **y)
 {
-    if (!training && !ed_grad_enabled() && x->dtype == ED_F32) {   /* inference: one chain of two */
-        const ed_bn *bn[2] = { s->bn ? &d->bn[0] : NULL, s->bn ? &d->bn[1] : NULL };
-        ED_TRY(ed__conv_bn_relu_chain(x, 2, (const ed_tensor *const *)d->w, (const ed_tensor *const *)d->b, bn,
-                                      (const int[]){ 1, 1 }, 1, y));
-        keep(ts, *y);
-        return ED_OK;
-    }
     ed_tensor *h = (ed_tensor *)x;
     for (int i = 0; i < 2; i++) {
         ED_TRY(ed__conv_bn_relu(h, d->w[i], d->b[i], s->bn ? &d->bn[i] : NULL, 1, training, i == 0, &h));
@@ -151,6 +144,68 @@ static ed_status unet_run(const unet_state *s, const ed_tensor *x, int training,
     return ed_conv2d(h, s->outw, s->outb, &oa, y);
 }
 
+/* Inference without gradients: the whole forward as one graph
+ * (ed__infer_graph), whose values stay in the backend's layout from the
+ * input to the logits; BatchNorms folded into their convolutions. */
+#define UNET_MAX_STEPS (7 * UNET_MAX_DEPTH + 3)
+typedef struct graph {
+    ed__gstep g[UNET_MAX_STEPS];
+    ed_tensor *folded[2 * UNET_MAX_STEPS];
+    int n, nf;
+} graph;
+
+static ed_status graph_conv(graph *gr, int in, const ed_tensor *w, const ed_tensor *b, const ed_bn *bn, int pad, int relu)
+{
+    ed__gstep *g = &gr->g[gr->n++];
+    *g = (ed__gstep){ .kind = ED_GSTEP_CONV, .in = in, .w = w, .b = b, .pad = pad, .relu = relu };
+    if (!bn) return ED_OK;
+    ed_tensor *sc = NULL, *bf = NULL;
+    ED_TRY(ed__bn_fold(bn, b, w->shape[0], &sc, &bf));
+    gr->folded[gr->nf++] = sc;
+    gr->folded[gr->nf++] = bf;
+    g->s = sc, g->b = bf;
+    return ED_OK;
+}
+
+/* A double convolution reading value in; returns its output value. */
+static ed_status graph_dconv(const unet_state *s, const dconv *d, graph *gr, int in, int *out)
+{
+    for (int i = 0; i < 2; i++) {
+        ED_TRY(graph_conv(gr, in, d->w[i], d->b[i], s->bn ? &d->bn[i] : NULL, 1, 1));
+        in = gr->n;
+    }
+    *out = in;
+    return ED_OK;
+}
+
+static ed_status graph_build(const unet_state *s, graph *gr)
+{
+    int skip[UNET_MAX_DEPTH], h = 0;
+    for (int k = 0; k < s->depth; k++) {
+        if (k) gr->g[gr->n++] = (ed__gstep){ .kind = ED_GSTEP_POOL2, .in = h }, h = gr->n;
+        ED_TRY(graph_dconv(s, &s->down[k], gr, h, &skip[k]));
+        h = skip[k];
+    }
+    gr->g[gr->n++] = (ed__gstep){ .kind = ED_GSTEP_POOL2, .in = h }, h = gr->n;
+    ED_TRY(graph_dconv(s, &s->bottleneck, gr, h, &h));
+    for (int k = s->depth - 1; k >= 0; k--) {
+        gr->g[gr->n++] = (ed__gstep){ .kind = ED_GSTEP_UP2, .in = h, .w = s->upw[k], .b = s->upb[k] }, h = gr->n;
+        gr->g[gr->n++] = (ed__gstep){ .kind = ED_GSTEP_CAT, .in = skip[k], .in2 = h }, h = gr->n;
+        ED_TRY(graph_dconv(s, &s->up[k], gr, h, &h));
+    }
+    return graph_conv(gr, h, s->outw, s->outb, NULL, 0, 0);
+}
+
+static ed_status unet_infer(const unet_state *s, const ed_tensor *x, ed_tensor **y)
+{
+    graph gr;
+    memset(&gr, 0, sizeof gr);
+    ed_status st = graph_build(s, &gr);
+    if (st == ED_OK) st = ed__infer_graph(x, gr.n, gr.g, y);
+    for (int i = 0; i < gr.nf; i++) ed_tensor_free(gr.folded[i]);
+    return st;
+}
+
 static ed_status unet_forward(ed_model *m, const ed_tensor *x, int training, ed_tensor **y)
 {
     const unet_state *s = m->state;
@@ -160,6 +215,7 @@ static ed_status unet_forward(ed_model *m, const ed_tensor *x, int training, ed_
     if (x->shape[2] % m->size_multiple || x->shape[3] % m->size_multiple)
         return ed__err(ED_E_SHAPE, "unet: height and width must be multiples of %d (depth %d), got %s",
                        m->size_multiple, s->depth, ed__shape_str(x, sh));
+    if (!training && !ed_grad_enabled() && x->dtype == ED_F32) return unet_infer(s, x, y);
     temps3 ts;
     memset(&ts, 0, sizeof ts);
     ed_status st = unet_run(s, x, training, &ts, y);

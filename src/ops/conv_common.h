@@ -49,6 +49,10 @@ typedef struct ed__conv_params {
     int dst_lo;              /* oneDNN kernels only, never set by the ops: the forward's dst in the
                                 convolution's type (bf16 under bf16), for chained inference
                                 (backend/onednn/conv_chain.c) */
+    int w_io;                /* oneDNN kernels only, never set by the ops: a conv2d weight stored
+                                (Cin, Cout, kh, kw), as a transposed convolution's (the inference
+                                graph's 2x2 up-sampling as a 1x1 convolution to 4 Cout channels,
+                                backend/onednn/infer_graph.c) */
     int keep_src;            /* conv2d, training: the kernel may keep its converted input for the
                                 weight gradient (ED_CONV_KEEP below). Forward: tensors[5] is a
                                 uint8 holder to fill, or left with a zero first word; backward:

@@ -100,7 +100,7 @@ static void decode(const odnn_key *k, geom *g, bool bf16)
     odnn_md(&g->src_f, 4, g->x, act);
     if (G == 1) {
         int64_t d[4] = { cout, cin, g->w[2], g->w[3] };
-        odnn_md(&g->wei_u, 4, d, de ? dnnl_iohw : dnnl_oihw);
+        odnn_md(&g->wei_u, 4, d, de || g->p.w_io ? dnnl_iohw : dnnl_oihw);
         odnn_md_dt(&g->wei_a, 4, d, lo, dnnl_format_tag_any);
         odnn_md(&g->wei_f, 4, d, dnnl_format_tag_any);
     } else {

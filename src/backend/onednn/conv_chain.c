@@ -47,7 +47,7 @@ static bool chain_supports(const void *params, ed_tensor *const *t)
     odnn_prim *prev = NULL;
     for (int i = 0; i < p->n && ok; i++) {
         odnn_prim *e = entry_of(p, t, i);
-        ok = e && e->args[0].reorder && (!t[4 + 3 * i] || (e->args[1].reorder && e->args[1].cache));
+        ok = e && (!t[4 + 3 * i] || (e->args[1].reorder && e->args[1].cache));
         if (ok && prev) ok = dnnl_memory_desc_equal(&e->args[0].prim_md, &prev->args[prev->n_args - 1].prim_md);
         prev = e;
     }

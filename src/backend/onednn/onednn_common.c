@@ -532,4 +532,5 @@ void ed__onednn_register(void)
     ed__onednn_register_eltwise();
     ed__onednn_register_cbr();
     ed__onednn_register_chain();
+    ed__onednn_register_graph();
 }

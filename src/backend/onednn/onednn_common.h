@@ -142,5 +142,6 @@ const ed_kernel *odnn_bn_kernel(ed_pass pass);
 void ed__onednn_register_eltwise(void);
 void ed__onednn_register_cbr(void);     /* conv_bn_relu.c */
 void ed__onednn_register_chain(void);   /* conv_chain.c */
+void ed__onednn_register_graph(void);   /* infer_graph.c */
 
 #endif
