@@ -27,6 +27,9 @@ const char *cli_value(int argc, char **argv, int *i, const char *name, bool *mis
 bool cli_parse_int(const char *s, long lo, long hi, long *out);
 bool cli_parse_double(const char *s, double lo, double hi, double *out);
 bool cli_wants_help(int argc, char **argv);
+/* --conv-algo direct|winograd (include/encdec/precision.h): sets the
+ * setting; 0, or the usage error's exit status. */
+int cli_conv_algo(const char *verb, const char *v);
 
 /* Data folder: --data, else $ENCDEC_DATA, else ../shared/data beside the
  * source tree or the working directory. Returns NULL if none exists. */

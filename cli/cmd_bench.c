@@ -172,15 +172,17 @@ static void print_result(const char *kind, const char *name, const char *mode, i
                          const char *prec, double med, double mn, double gflop, const peak *pk, bool bf16)
 {
     double gflops = gflop > 0 ? gflop / (med * 1e-3) : 0, pk_v = bf16 ? pk->bf16 : pk->f32;
-    printf("%s %s %s: %.2f ms/step (min %.2f), %.1f images/s", name, mode, prec, med, mn, batch / (med * 1e-3));
+    const char *algo = ed_get_conv_algo() == ED_CONV_ALGO_WINOGRAD ? "winograd" : "direct";
+    printf("%s %s %s%s: %.2f ms/step (min %.2f), %.1f images/s", name, mode, prec,
+           strcmp(algo, "direct") ? " winograd" : "", med, mn, batch / (med * 1e-3));
     if (gflop > 0)
         printf(", %.1f GFLOP/s = %.1f%% of %.0f GFLOP/s peak (%s, %d threads)", gflops, 100 * gflops / pk_v, pk_v,
                pk->isa, threads);
     printf("\n{\"bench\":\"%s\",\"name\":\"%s\",\"mode\":\"%s\",\"batch\":%d,\"size\":%d,\"threads\":%d,"
-           "\"precision\":\"%s\",\"backend\":\"%s\",\"ms\":%.3f,\"ms_min\":%.3f,\"images_per_s\":%.2f,"
+           "\"precision\":\"%s\",\"conv_algo\":\"%s\",\"backend\":\"%s\",\"ms\":%.3f,\"ms_min\":%.3f,\"images_per_s\":%.2f,"
            "\"gflop\":%.3f,\"gflops\":%.2f,\"peak_gflops\":%.1f,\"peak_pct\":%.2f,\"cpu\":\"%s\","
            "\"peak_rss_mb\":%.1f}\n",
-           kind, name, mode, batch, size, threads, prec, backend_name(), med, mn, batch / (med * 1e-3), gflop, gflops,
+           kind, name, mode, batch, size, threads, prec, algo, backend_name(), med, mn, batch / (med * 1e-3), gflop, gflops,
            pk_v, gflop > 0 ? 100 * gflops / pk_v : 0, pk->isa, peak_rss_mb());
     fflush(stdout);
 }
@@ -332,7 +334,7 @@ static void help(void)
 {
     printf("usage: encdec bench op NAME [--batch B] [--size S] [--cin C] [--cout C] [--threads T] [--reps R]\n"
            "       encdec bench model unet32 [--batch B] [--size S] [--train|--infer] [--threads T]\n"
-           "                                 [--precision f32|bf16] [--reps R]\n\n"
+           "                                 [--precision f32|bf16] [--conv-algo direct|winograd] [--reps R]\n\n"
            "Times warm-up + R steps (median). op NAME: conv2d (3x3, padding 1; default 8x64x128x128 -> 64),\n"
            "conv_transpose2d (2x2 stride 2; default 8x128x64x64 -> 64), max_pool2d (2x2 with indices +\n"
            "max_unpool2d; default 8x64x128x128), each forward and forward+backward. model unet32: U-Net\n"
@@ -361,6 +363,11 @@ int cmd_bench(int argc, char **argv)
             if (strcmp(v, "f32") && strcmp(v, "bf16"))
                 return cli_usage("bench", "--precision takes f32 or bf16, got '%s'", v);
             prec = v;
+            continue;
+        }
+        if ((v = cli_value(argc, argv, &i, "--conv-algo", &missing))) {
+            int rc = cli_conv_algo("bench", v);
+            if (rc) return rc;
             continue;
         }
         if ((v = cli_value(argc, argv, &i, "--batch", &missing))) dst = &batch;

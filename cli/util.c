@@ -84,6 +84,13 @@ bool cli_parse_double(const char *s, double lo, double hi, double *out)
     return true;
 }
 
+int cli_conv_algo(const char *verb, const char *v)
+{
+    if (!strcmp(v, "direct")) return ed_set_conv_algo(ED_CONV_ALGO_DIRECT) == ED_OK ? 0 : cli_lib_error("--conv-algo");
+    if (!strcmp(v, "winograd")) return ed_set_conv_algo(ED_CONV_ALGO_WINOGRAD) == ED_OK ? 0 : cli_lib_error("--conv-algo");
+    return cli_usage(verb, "--conv-algo takes direct or winograd, got '%s'", v);
+}
+
 bool cli_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)

@@ -28,6 +28,12 @@ expect 0 '"psnr":' -- "$E" eval --task denoise --model "$T/dn/best.safetensors" 
 out1=$("$E" eval --task denoise --model "$T/dn/best.safetensors" --data "$T/grayval" --sigma 25 --seed 0 --quiet 2>&1)
 out2=$("$E" eval --task denoise --model "$T/dn/best.safetensors" --data "$T/grayval" --sigma 25 --seed 0 --quiet --tile 40 --overlap 8 --threads 1 2>&1)
 [ "$out1" = "$out2" ] && ok || bad "eval differs with tiles/threads: $out1 vs $out2"
+# Winograd convolutions: the same PSNR to 0.01 dB (they differ from direct ones by float rounding).
+outw=$("$E" eval --task denoise --model "$T/dn/best.safetensors" --data "$T/grayval" --sigma 25 --seed 0 --quiet --conv-algo winograd 2>&1)
+p1=$(echo "$out1" | tail -1 | sed 's/.*"psnr":\([0-9.]*\).*/\1/'); pw=$(echo "$outw" | tail -1 | sed 's/.*"psnr":\([0-9.]*\).*/\1/')
+awk -v a="$p1" -v b="$pw" 'BEGIN { d = a - b; exit !(a > 0 && d < 0.01 && d > -0.01) }' && ok || bad "winograd eval PSNR $pw vs direct $p1"
+expect 2 "direct or winograd" -- "$E" eval --task denoise --model "$T/dn/best.safetensors" --data "$T/grayval" --conv-algo fast
+expect 2 "direct or winograd" -- "$E" enhance --model "$T/dn/best.safetensors" "$T/grayval/04.png" -o "$T/w.png" --conv-algo fast
 expect 0 "blind\|sigma 0..50" -- "$E" train --task denoise --arch rednet --config '{"width":8,"depth":4}' --data "$T/gray" \
     --sigma-range 0,50 --epochs 1 --steps 2 --batch 2 --patch 24 --out "$T/red" --threads 2
 

@@ -1,4 +1,4 @@
-/* The conv precision setting (include/encdec/precision.h). Only the oneDNN
+/* The conv precision and algorithm settings (include/encdec/precision.h). Only the oneDNN
  * backend reads it (src/backend/onednn/conv.c); the reference kernels always
  * compute in the tensors' dtype, so a build without oneDNN accepts the
  * setting and stays float32. An atomic, so reading it from kernels running
@@ -20,3 +20,16 @@ ed_status ed_set_conv_precision(ed_precision p)
 }
 
 ed_precision ed_get_conv_precision(void) { return (ed_precision)atomic_load(&precision); }
+
+static atomic_int algo = ED_CONV_ALGO_DIRECT;
+
+ed_status ed_set_conv_algo(ed_conv_algo a)
+{
+    if (a != ED_CONV_ALGO_DIRECT && a != ED_CONV_ALGO_WINOGRAD)
+        return ed__err(ED_E_ARG, "set_conv_algo: algorithm must be ED_CONV_ALGO_DIRECT or ED_CONV_ALGO_WINOGRAD, got %d",
+                       (int)a);
+    atomic_store(&algo, (int)a);
+    return ED_OK;
+}
+
+ed_conv_algo ed_get_conv_algo(void) { return (ed_conv_algo)atomic_load(&algo); }

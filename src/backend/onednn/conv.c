@@ -30,12 +30,13 @@
 
 /* Key layout: kind, threads, x dims, w dims, y dims, params, has_bias,
  * precision (ed_precision). */
-enum { K_KIND = 0, K_THR = 1, K_X = 2, K_W = 6, K_Y = 10, K_P = 14, K_BIAS = 34, K_PREC = 35 };
+enum { K_KIND = 0, K_THR = 1, K_X = 2, K_W = 6, K_Y = 10, K_P = 14, K_BIAS = 34, K_PREC = 35, K_WINO = 36 };
 _Static_assert(K_P + sizeof(ed__conv_params) / sizeof(int) <= K_BIAS, "conv params overlap the key's later words");
 #define K_RELU (K_P + (int)(offsetof(ed__conv_params, relu) / sizeof(int)))
 #define K_OW (K_P + (int)(offsetof(ed__conv_params, gx_overwrite) / sizeof(int)))
 #define K_WSCALE (K_P + (int)(offsetof(ed__conv_params, wscale) / sizeof(int)))
 #define K_KEEP (K_P + (int)(offsetof(ed__conv_params, keep_src) / sizeof(int)))
+#define K_INFER (K_P + (int)(offsetof(ed__conv_params, infer) / sizeof(int)))
 
 static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w,
                      const int64_t *ydims, bool bias)
@@ -57,6 +58,11 @@ static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_t
     if (kind != CONV_BWD_DATA && kind != DECONV_BWD_DATA) k->w[K_OW] = 0;   /* only diff_src can be stored */
     k->w[K_WSCALE] = 0;   /* a folded weight is the same primitive: the weight cache folds it */
     k->w[K_KEEP] = 0;     /* so is a kept input */
+    k->w[K_INFER] = 0;
+    /* Winograd: asked for, float32 inference, 3x3 stride 1, no dilation or groups (else direct) */
+    k->w[K_WINO] = ed_get_conv_algo() == ED_CONV_ALGO_WINOGRAD && kind == CONV_FWD && p->infer &&
+                   k->w[K_PREC] == ED_PRECISION_F32 && p->groups == 1 && w->shape[2] == 3 && w->shape[3] == 3 &&
+                   p->stride[0] == 1 && p->stride[1] == 1 && p->dilation[0] == 1 && p->dilation[1] == 1 && !p->w_io;
 }
 
 static bool is_deconv(int kind) { return kind >= DECONV_FWD; }
@@ -132,7 +138,7 @@ static void set_arg(odnn_prim *p, int arg, bool output, bool acc, const dnnl_mem
 
 /* The forward primitive descriptor (also the hint for backward). */
 static dnnl_primitive_desc_t fwd_pd(const geom *g, bool de, const dnnl_memory_desc_t *dst, dnnl_primitive_attr_t attr,
-                                    dnnl_engine_t eng)
+                                    dnnl_engine_t eng, bool wino)
 {
     union {
         dnnl_convolution_desc_t c;
@@ -145,7 +151,8 @@ static dnnl_primitive_desc_t fwd_pd(const geom *g, bool de, const dnnl_memory_de
                                                          &g->src_a, &g->wei_a, b, dst, g->strides, g->dil, g->pl,
                                                          g->pr);
     else
-        s = dnnl_dilated_convolution_forward_desc_init(&desc.c, dnnl_forward_training, dnnl_convolution_direct,
+        s = dnnl_dilated_convolution_forward_desc_init(&desc.c, wino ? dnnl_forward_inference : dnnl_forward_training,
+                                                       wino ? dnnl_convolution_winograd : dnnl_convolution_direct,
                                                        &g->src_a, &g->wei_a, b, dst, g->strides, g->dil, g->pl,
                                                        g->pr);
     dnnl_primitive_desc_t pd = NULL;
@@ -175,7 +182,11 @@ static bool build_fwd(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool b
         if (po) dnnl_post_ops_destroy(po);
         if (!ok) { dnnl_primitive_attr_destroy(attr); return false; }
     }
-    dnnl_primitive_desc_t pd = fwd_pd(&g, is_deconv((int)k->w[K_KIND]), g.p.dst_lo ? &g.dst_lo : &g.dst_a, attr, eng);
+    const dnnl_memory_desc_t *dst = g.p.dst_lo ? &g.dst_lo : &g.dst_a;
+    const bool de = is_deconv((int)k->w[K_KIND]);
+    /* Winograd where asked and oneDNN has it for these arguments, else direct */
+    dnnl_primitive_desc_t pd = k->w[K_WINO] ? fwd_pd(&g, de, dst, attr, eng, true) : NULL;
+    if (!pd) pd = fwd_pd(&g, de, dst, attr, eng, false);
     dnnl_primitive_attr_destroy(attr);
     if (!pd) return false;
     set_arg(p, DNNL_ARG_SRC, false, false, &g.src_u, pd, dnnl_query_src_md, 0);
@@ -195,7 +206,7 @@ static bool build_bwd_data(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, b
     const bool de = k->w[K_KIND] == DECONV_BWD_DATA;
     dnnl_primitive_attr_t attr = odnn_attr();
     if (!attr) return false;
-    dnnl_primitive_desc_t hint = fwd_pd(&g, de, &g.dst_lo, attr, eng), pd = NULL;
+    dnnl_primitive_desc_t hint = fwd_pd(&g, de, &g.dst_lo, attr, eng, false), pd = NULL;
     union {
         dnnl_convolution_desc_t c;
         dnnl_deconvolution_desc_t d;
@@ -227,7 +238,7 @@ static bool build_bwd_w(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool
     const bool de = k->w[K_KIND] == DECONV_BWD_W;
     dnnl_primitive_attr_t attr = odnn_attr();
     if (!attr) return false;
-    dnnl_primitive_desc_t hint = fwd_pd(&g, de, &g.dst_lo, attr, eng), pd = NULL;
+    dnnl_primitive_desc_t hint = fwd_pd(&g, de, &g.dst_lo, attr, eng, false), pd = NULL;
     union {
         dnnl_convolution_desc_t c;
         dnnl_deconvolution_desc_t d;

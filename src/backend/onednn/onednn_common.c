@@ -104,7 +104,11 @@ static void prim_free(odnn_prim *p)
     free(p);
 }
 
-static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, bool sum)
+/* weight: a cached weight's reorder, which runs on a cache miss only; it
+ * may need a scratchpad (the Winograd weight transform does), which oneDNN
+ * then allocates itself. Every other reorder runs at each call and must
+ * need none. */
+static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, bool sum, bool weight)
 {
     dnnl_primitive_attr_t attr = odnn_attr();
     dnnl_post_ops_t po = NULL;
@@ -120,8 +124,14 @@ static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_
     dnnl_primitive_t r = NULL;
     if (dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, attr) == dnnl_success) {
         const dnnl_memory_desc_t *s = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-        if ((!s || dnnl_memory_desc_get_size(s) == 0) && dnnl_primitive_create(&r, pd) != dnnl_success) r = NULL;
+        const bool scratch = s && dnnl_memory_desc_get_size(s) != 0;
+        if (!scratch && dnnl_primitive_create(&r, pd) != dnnl_success) r = NULL;
         dnnl_primitive_desc_destroy(pd);
+        pd = NULL;
+        if (scratch && weight && !sum && dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, NULL) == dnnl_success) {
+            if (dnnl_primitive_create(&r, pd) != dnnl_success) r = NULL;
+            dnnl_primitive_desc_destroy(pd);
+        }
     }
     dnnl_primitive_attr_destroy(attr);
     return r;
@@ -173,8 +183,8 @@ static bool prim_finish(odnn_prim *p)
         if (dnnl_memory_create(&a->user_mem, &a->user_md, engine, DNNL_MEMORY_NONE) != dnnl_success) return false;
         if (dnnl_memory_create(&a->prim_mem, &a->prim_md, engine, DNNL_MEMORY_NONE) != dnnl_success) return false;
         if (!same || (a->output && a->accumulate)) {
-            a->reorder = a->output ? make_reorder(&a->prim_md, &a->user_md, a->accumulate)
-                                   : make_reorder(&a->user_md, &a->prim_md, false);
+            a->reorder = a->output ? make_reorder(&a->prim_md, &a->user_md, a->accumulate, false)
+                                   : make_reorder(&a->user_md, &a->prim_md, false, a->cache);
             if (!a->reorder) return false;
             if (same && a->prim_md.data_type == dnnl_f32) a->fast = ODNN_FAST_ADD;   /* user += result: a plain add */
             else if (!a->cache) fast_kind(a);
