@@ -269,11 +269,11 @@ static int64_t wc_hits, wc_misses;
 #define FP_LANES 32
 #define FP_K 0x9E3779B97F4A7C15ull
 
-static void fingerprint(const void *p, size_t n, uint64_t out[4])
+static void fingerprint_block(const void *p, size_t n, uint64_t seed, uint64_t out[4])
 {
     const unsigned char *b = p;
     uint64_t h[FP_LANES];
-    for (int l = 0; l < FP_LANES; l++) h[l] = 0x243F6A8885A308D3ull + (uint64_t)l * 0x13198A2E03707344ull;
+    for (int l = 0; l < FP_LANES; l++) h[l] = 0x243F6A8885A308D3ull + (uint64_t)l * 0x13198A2E03707344ull + seed * FP_K;
     size_t i = 0;
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
     __m512i v[4], k = _mm512_set1_epi64((long long)FP_K);
@@ -304,6 +304,33 @@ static void fingerprint(const void *p, size_t n, uint64_t out[4])
         out[q] = 0;
         for (int l = q; l < FP_LANES; l += 4) out[q] ^= h[l];
     }
+}
+
+/* Above FP_PIECE bytes, pieces of FP_PIECE (more for weights over 256
+ * MiB: at most FP_MAX_PIECES) are hashed in parallel, each with its index
+ * as seed, and their digests hashed in order: the same value whatever the
+ * thread count, and a change in any word still changes its piece's digest
+ * and so the result. A unet32 forward fingerprints 31 MB of weights: 4 ms
+ * at one thread, a sixth of a batch-1 inference. */
+#define FP_PIECE ((size_t)256 << 10)
+#define FP_MAX_PIECES 1024
+
+static void fingerprint(const void *p, size_t n, uint64_t out[4])
+{
+    if (n <= FP_PIECE) {
+        fingerprint_block(p, n, 0, out);
+        return;
+    }
+    size_t piece = FP_PIECE;
+    if ((n + piece - 1) / piece > FP_MAX_PIECES) piece = (n + FP_MAX_PIECES - 1) / FP_MAX_PIECES;
+    const int64_t pieces = (int64_t)((n + piece - 1) / piece);
+    uint64_t d[FP_MAX_PIECES][4];
+    ED_PARALLEL_FOR
+    for (int64_t c = 0; c < pieces; c++) {
+        const size_t lo = (size_t)c * piece, len = n - lo < piece ? n - lo : piece;
+        fingerprint_block((const unsigned char *)p + lo, len, (uint64_t)c + 1, d[c]);
+    }
+    fingerprint_block(d, (size_t)pieces * sizeof d[0], (uint64_t)n, out);
 }
 
 void odnn_weight_cache_clear(void)
