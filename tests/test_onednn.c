@@ -513,6 +513,23 @@ static void test_weight_cache(void)
     ed_tensor_free(w2);
     ed_tensor_free(w);
     ed_tensor_free(x);
+    /* A weight fingerprinted in pieces (over 256 KiB: 590 KB here): a
+     * change in a middle piece and in the last one are seen. */
+    x = check_randn(ED_F32, SHAPE(1, 128, 6, 6), 80);
+    w = check_randn(ED_F32, SHAPE(128, 128, 3, 3), 81);
+    expect_fresh("weight cache (pieces): first call", x, w);
+    odnn_weight_cache_stats(&h0, &m0);
+    expect_fresh("weight cache (pieces): same weights", x, w);
+    wd = ed_tensor_data(w);
+    wd[70000] += 1.0f;
+    expect_fresh("weight cache (pieces): middle piece changed", x, w);
+    wd[w->numel - 1] += 1.0f;
+    expect_fresh("weight cache (pieces): last piece changed", x, w);
+    odnn_weight_cache_stats(&h1, &m1);
+    CHECK_MSG(m1 == m0 + 2 && h1 >= h0 + 1, "pieces: misses %lld->%lld, hits %lld->%lld", (long long)m0, (long long)m1,
+              (long long)h0, (long long)h1);
+    ed_tensor_free(w);
+    ed_tensor_free(x);
 }
 
 /* ---- folded weights (ed__conv2d_scaled) in the weight cache -------------- */
