@@ -176,8 +176,8 @@ static void print_result(const char *kind, const char *name, const char *mode, i
     printf("%s %s %s%s: %.2f ms/step (min %.2f), %.1f images/s", name, mode, prec,
            strcmp(algo, "direct") ? " winograd" : "", med, mn, batch / (med * 1e-3));
     if (gflop > 0)
-        printf(", %.1f GFLOP/s = %.1f%% of %.0f GFLOP/s peak (%s, %d threads)", gflops, 100 * gflops / pk_v, pk_v,
-               pk->isa, threads);
+        printf(", %.1f GFLOP/s = %.1f%% of %.0f GFLOP/s peak (%s, %d threads)%s", gflops, 100 * gflops / pk_v, pk_v,
+               pk->isa, threads, strcmp(algo, "direct") ? " [GFLOP of direct convolution: Winograd's rate is effective]" : "");
     printf("\n{\"bench\":\"%s\",\"name\":\"%s\",\"mode\":\"%s\",\"batch\":%d,\"size\":%d,\"threads\":%d,"
            "\"precision\":\"%s\",\"conv_algo\":\"%s\",\"backend\":\"%s\",\"ms\":%.3f,\"ms_min\":%.3f,\"images_per_s\":%.2f,"
            "\"gflop\":%.3f,\"gflops\":%.2f,\"peak_gflops\":%.1f,\"peak_pct\":%.2f,\"cpu\":\"%s\","

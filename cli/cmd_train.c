@@ -31,6 +31,9 @@ static void help(void)
            "  --seed S              initialisation, patches and noise (default 0)\n"
            "  --precision f32|bf16  bf16: convolutions multiply in bfloat16 (oneDNN builds; AMX where present);\n"
            "                        validation always runs in float32 (default f32)\n"
+           "  --conv-algo direct|winograd  winograd: 3x3 float32 convolutions by Winograd's F(4x4, 3x3) where\n"
+           "                        the CPU has a kernel (AVX-512): about 2x faster convolutions, results within\n"
+           "                        ~1e-5 of direct ones (default direct)\n"
            "  --time-limit S        stop after S seconds of training steps (validation not counted);\n"
            "                        the partial epoch is validated and saved\n"
            "  --stop-step N         stop after global step N, as --time-limit does (the learning-rate schedule\n"
@@ -95,6 +98,8 @@ int cmd_train(int argc, char **argv)
         } else if ((v = cli_value(argc, argv, &i, "--precision", &missing))) {
             if (strcmp(v, "f32") && strcmp(v, "bf16")) return cli_usage("train", "--precision takes f32 or bf16, got '%s'", v);
             bf16 = !strcmp(v, "bf16");
+        } else if ((v = cli_value(argc, argv, &i, "--conv-algo", &missing))) {
+            if ((rc = cli_conv_algo("train", v))) return rc;
         } else if ((v = cli_value(argc, argv, &i, "--time-limit", &missing))) {
             if (!cli_parse_double(v, 1e-3, 1e9, &x)) return cli_usage("train", "--time-limit takes a positive number of seconds, got '%s'", v);
             o.time_limit = x;

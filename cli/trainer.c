@@ -383,8 +383,9 @@ int train_run(const train_opts *o)
     if (sr) printf(" (x%d)", s);
     else if (o->sigma_hi > o->sigma_lo) printf(", sigma %g..%g", o->sigma_lo, o->sigma_hi);
     else printf(", sigma %g", o->sigma_lo);
-    printf(", %s loss, %s convolutions, %d threads\n", l1 ? "L1" : "MSE",
-           ed_get_conv_precision() == ED_PRECISION_BF16 ? "bf16" : "f32", ed_get_num_threads());
+    printf(", %s loss, %s%s convolutions, %d threads\n", l1 ? "L1" : "MSE",
+           ed_get_conv_precision() == ED_PRECISION_BF16 ? "bf16" : "f32",
+           ed_get_conv_algo() == ED_CONV_ALGO_WINOGRAD ? " (Winograd where possible)" : "", ed_get_num_threads());
     fflush(stdout);
 
     double clock = 0;     /* seconds of training steps in this run */

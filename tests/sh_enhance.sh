@@ -32,6 +32,9 @@ out2=$("$E" eval --task denoise --model "$T/dn/best.safetensors" --data "$T/gray
 outw=$("$E" eval --task denoise --model "$T/dn/best.safetensors" --data "$T/grayval" --sigma 25 --seed 0 --quiet --conv-algo winograd 2>&1)
 p1=$(echo "$out1" | tail -1 | sed 's/.*"psnr":\([0-9.]*\).*/\1/'); pw=$(echo "$outw" | tail -1 | sed 's/.*"psnr":\([0-9.]*\).*/\1/')
 awk -v a="$p1" -v b="$pw" 'BEGIN { d = a - b; exit !(a > 0 && d < 0.01 && d > -0.01) }' && ok || bad "winograd eval PSNR $pw vs direct $p1"
+expect 0 "Winograd where possible" -- "$E" train --task denoise --arch dncnn --config '{"width":16,"depth":3}' --data "$T/gray" \
+    --epochs 1 --steps 2 --batch 2 --patch 24 --out "$T/dnw" --threads 2 --conv-algo winograd
+expect 2 "direct or winograd" -- "$E" train --task denoise --data "$T/gray" --conv-algo fft
 expect 2 "direct or winograd" -- "$E" eval --task denoise --model "$T/dn/best.safetensors" --data "$T/grayval" --conv-algo fast
 expect 2 "direct or winograd" -- "$E" enhance --model "$T/dn/best.safetensors" "$T/grayval/04.png" -o "$T/w.png" --conv-algo fast
 expect 0 "blind\|sigma 0..50" -- "$E" train --task denoise --arch rednet --config '{"width":8,"depth":4}' --data "$T/gray" \

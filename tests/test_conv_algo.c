@@ -1,9 +1,10 @@
 /* The convolution algorithm setting (ed_set_conv_algo): its errors; that
- * Winograd convolutions (3x3 float32 inference) stay within float rounding
- * of the reference, with bias, ReLU and a folded BatchNorm, alone and in
- * an inference graph; that they are Winograd's (not bit-equal to direct)
- * where oneDNN has the kernel (AVX-512); and that everything it does not
- * cover (gradients, other kernels, bf16) is bit-identical to direct. */
+ * Winograd convolutions (3x3 float32) stay within float rounding of the
+ * reference, with bias, ReLU and a folded BatchNorm, alone, in an
+ * inference graph and in training (both gradients); that they are
+ * Winograd's (not bit-equal to direct) where oneDNN has the kernel
+ * (AVX-512); and that what it does not cover (other kernels and strides,
+ * bf16) is bit-identical to direct. */
 #include "check.h"
 #include "core/ed_internal.h"
 #include "encdec/precision.h"
@@ -93,39 +94,78 @@ static void test_conv(int64_t N, int64_t C, int64_t O, int64_t H, int64_t W, boo
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) ed_tensor_free(list[i]);
 }
 
-/* Not covered: a convolution whose inputs need gradients, a 5x5 kernel,
- * and bf16 give direct's bits with the setting on. */
+/* Training: forward and both gradients under Winograd against the
+ * reference kernels (and not direct's bits, where the kernel exists). */
+static void test_training(int64_t N, int64_t C, int64_t O, int64_t H, uint64_t seed)
+{
+    ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ N, C, H, H }, seed), *w = scaled_w(O, C, 3, seed + 1);
+    ed_tensor *b = check_randn(ED_F32, 1, (int64_t[]){ O }, seed + 2);
+    ed_tensor *gy = check_randn(ED_F32, 4, (int64_t[]){ N, O, H, H }, seed + 3);
+    ed_tensor_set_requires_grad(x, 1);
+    ed_tensor_set_requires_grad(w, 1);
+    ed_tensor_set_requires_grad(b, 1);
+    ed_conv2d_args ar;
+    ed_conv2d_args_default(&ar);
+    ar.padding[0] = ar.padding[1] = 1;
+    ed_tensor *r[3][4] = { { NULL } };   /* reference, direct, winograd: y, gx, gw, gb */
+    for (int k = 0; k < 3; k++) {
+        ed_backend_set_enabled(k > 0);
+        ed_set_conv_algo(k == 2 ? ED_CONV_ALGO_WINOGRAD : ED_CONV_ALGO_DIRECT);
+        CHECK_OK(ed_conv2d(x, w, b, &ar, &r[k][0]));
+        if (r[k][0]) CHECK_OK(ed_backward(r[k][0], gy));
+        const ed_tensor *g[3] = { ed_tensor_grad(x), ed_tensor_grad(w), ed_tensor_grad(b) };
+        for (int i = 0; i < 3; i++)
+            if (g[i]) CHECK_OK(ed_tensor_clone(g[i], &r[k][i + 1]));
+        ed_tensor_zero_grad(x);
+        ed_tensor_zero_grad(w);
+        ed_tensor_zero_grad(b);
+    }
+    ed_backend_set_enabled(true);
+    ed_set_conv_algo(ED_CONV_ALGO_DIRECT);
+    static const char *const names[4] = { "y", "gx", "gw", "gb" };
+    for (int i = 0; i < 4; i++) {
+        if (!r[0][i] || !r[1][i] || !r[2][i]) {
+            CHECK_MSG(false, "training %s missing", names[i]);
+            continue;
+        }
+        CHECK_MSG(rel_err(r[2][i], r[0][i]) <= 1e-5, "winograd training %lldx%lldx%lld: %s error %.3g of the scale",
+                  (long long)N, (long long)C, (long long)H, names[i], rel_err(r[2][i], r[0][i]));
+        if (i < 3 && have_wino())
+            CHECK_MSG(!same_bits(r[2][i], r[1][i]), "winograd training: %s is direct's to the bit", names[i]);
+    }
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < 4; i++) ed_tensor_free(r[k][i]);
+    ed_tensor *list[] = { x, w, b, gy };
+    for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) ed_tensor_free(list[i]);
+}
+
+/* Not covered: a 5x5 kernel, a strided one, and bf16 give direct's bits
+ * with the setting on. */
 static void test_not_covered(void)
 {
     ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 16, 12, 12 }, 50), *w = scaled_w(16, 16, 3, 51);
     ed_tensor *w5 = scaled_w(16, 16, 5, 52);
-    ed_conv2d_args ar;
-    ed_conv2d_args_default(&ar);
-    ar.padding[0] = ar.padding[1] = 1;
-    ed_tensor *y[2] = { NULL }, *g[2] = { NULL };
-    ed_tensor_set_requires_grad(w, 1);
-    for (int a = 0; a < 2; a++) {
-        ed_set_conv_algo(a ? ED_CONV_ALGO_WINOGRAD : ED_CONV_ALGO_DIRECT);
-        ed_tensor *gw = NULL;
-        CHECK_OK(ed_conv2d(x, w, NULL, &ar, &y[a]));
-        CHECK_OK(ed_backward(y[a], y[a]));
-        gw = ed_tensor_grad(w);
-        if (gw) CHECK_OK(ed_tensor_clone(gw, &g[a]));
-        ed_tensor_zero_grad(w);
-    }
-    ed_set_conv_algo(ED_CONV_ALGO_DIRECT);
-    CHECK_MSG(same_bits(y[0], y[1]) && same_bits(g[0], g[1]), "training convolution changed by the setting");
     ed_tensor *d5 = conv(x, w5, NULL, NULL, 5, 0, ED_CONV_ALGO_DIRECT, false);
     ed_tensor *w5r = conv(x, w5, NULL, NULL, 5, 0, ED_CONV_ALGO_WINOGRAD, false);
     CHECK_MSG(same_bits(d5, w5r), "5x5 convolution changed by the setting");
-    ed_tensor_set_requires_grad(w, 0);
+    ed_tensor *ys[2] = { NULL };
+    for (int a = 0; a < 2; a++) {
+        ed_conv2d_args ar;
+        ed_conv2d_args_default(&ar);
+        ar.padding[0] = ar.padding[1] = 1;
+        ar.stride[0] = ar.stride[1] = 2;
+        ed_set_conv_algo(a ? ED_CONV_ALGO_WINOGRAD : ED_CONV_ALGO_DIRECT);
+        CHECK_OK(ed_conv2d(x, w, NULL, &ar, &ys[a]));
+    }
+    ed_set_conv_algo(ED_CONV_ALGO_DIRECT);
+    CHECK_MSG(same_bits(ys[0], ys[1]), "strided convolution changed by the setting");
     ed_set_conv_precision(ED_PRECISION_BF16);
     ed_tensor *bd = conv(x, w, NULL, NULL, 3, 0, ED_CONV_ALGO_DIRECT, false);
     ed_set_conv_precision(ED_PRECISION_BF16);
     ed_tensor *bw = conv(x, w, NULL, NULL, 3, 0, ED_CONV_ALGO_WINOGRAD, false);
     ed_set_conv_precision(ED_PRECISION_F32);
     CHECK_MSG(same_bits(bd, bw), "bf16 convolution changed by the setting");
-    ed_tensor *list[] = { x, w, w5, y[0], y[1], g[0], g[1], d5, w5r, bd, bw };
+    ed_tensor *list[] = { x, w, w5, d5, w5r, ys[0], ys[1], bd, bw };
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) ed_tensor_free(list[i]);
 }
 
@@ -153,6 +193,30 @@ static void test_model(void)
     ed_set_conv_algo(ED_CONV_ALGO_DIRECT);
     ed_no_grad_end();
     if (y && want) CHECK_MSG(rel_err(y, want) <= 3e-5, "unet under winograd: error %.3g of the scale", rel_err(y, want));
+    /* A training step's gradients (the fused conv-BN-ReLU blocks give way
+     * to the two ops under Winograd) against direct's. */
+    ed_params *ps = ed_model_params(m);
+    ed_tensor *g[2][64] = { { NULL } };
+    const int np = ed_params_count(ps) < 64 ? ed_params_count(ps) : 64;
+    for (int a = 0; a < 2; a++) {
+        ed_set_conv_algo(a ? ED_CONV_ALGO_WINOGRAD : ED_CONV_ALGO_DIRECT);
+        ed_tensor *out = NULL;
+        CHECK_OK(ed_model_forward(m, x, 1, &out));
+        if (out) CHECK_OK(ed_backward(out, out));
+        for (int i = 0; i < np; i++) {
+            const ed_tensor *gi = ed_tensor_grad(ed_params_tensor(ps, i));
+            if (gi) CHECK_OK(ed_tensor_clone(gi, &g[a][i]));
+        }
+        ed_params_zero_grad(ps);
+        ed_tensor_free(out);
+    }
+    ed_set_conv_algo(ED_CONV_ALGO_DIRECT);
+    double worst = 0;
+    for (int i = 0; i < np; i++)
+        if (g[0][i] && g[1][i]) worst = fmax(worst, rel_err(g[1][i], g[0][i]));
+    CHECK_MSG(worst <= 1e-4, "unet training under winograd: gradients %.3g from direct's", worst);
+    for (int a = 0; a < 2; a++)
+        for (int i = 0; i < np; i++) ed_tensor_free(g[a][i]);
     ed_tensor_free(x);
     ed_tensor_free(y);
     ed_tensor_free(want);
@@ -166,6 +230,8 @@ int main(void)
     test_conv(1, 64, 48, 21, 13, false, true, 0, 20);    /* odd sizes, a folded BatchNorm */
     test_conv(3, 256, 256, 8, 8, true, true, 1, 30);      /* deep sums: Winograd's largest errors */
     test_conv(2, 3, 16, 17, 17, true, false, 1, 40);      /* 3 input channels */
+    test_training(2, 32, 32, 16, 10);
+    test_training(2, 64, 48, 12, 20);
     test_not_covered();
     test_model();
     return check_done();

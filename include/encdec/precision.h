@@ -27,20 +27,22 @@ typedef enum ed_precision { ED_PRECISION_F32 = 0, ED_PRECISION_BF16 = 1 } ed_pre
 ed_status ed_set_conv_precision(ed_precision p);
 ed_precision ed_get_conv_precision(void);
 
-/* Convolution algorithm for float32 inference (a process-wide setting, read
- * by each call like the precision).
+/* Convolution algorithm for float32 (a process-wide setting, read by each
+ * call like the precision).
  *
  *   ED_CONV_ALGO_DIRECT   (default) direct convolution: results match
  *       PyTorch's to float rounding.
  *   ED_CONV_ALGO_WINOGRAD 3x3, stride-1, undilated, ungrouped float32
- *       convolutions that need no gradient (evaluation and prediction)
- *       use Winograd's F(4x4, 3x3) algorithm where the backend has it
- *       (oneDNN with AVX-512): 1.3-2.5x faster convolutions, and results
- *       that differ from direct ones by about 1e-6 to 1e-5 of the output's
- *       scale (its transforms round more than direct sums; docs/
- *       PERFORMANCE.md has the measurements). Training, bf16 and every
- *       other convolution stay direct; without such a kernel the setting
- *       is a request, never an error. */
+ *       convolutions, forward and backward (training, evaluation,
+ *       prediction), use Winograd's F(4x4, 3x3) algorithm where the backend
+ *       has it (oneDNN with AVX-512): about 2x faster convolutions, and
+ *       results that differ from direct ones by about 1e-6 to 1e-5 of the
+ *       output's scale (its transforms round more than direct sums; docs/
+ *       PERFORMANCE.md has the measurements). bf16 and every other
+ *       convolution stay direct; without such a kernel the setting is a
+ *       request, never an error. Under it, U-Net/DnCNN training runs
+ *       convolution, BatchNorm and ReLU as separate ops (the fused block
+ *       works in a layout Winograd's kernels do not take). */
 typedef enum ed_conv_algo { ED_CONV_ALGO_DIRECT = 0, ED_CONV_ALGO_WINOGRAD = 1 } ed_conv_algo;
 
 /* ED_E_ARG for any other value. */

@@ -254,7 +254,6 @@ static ed_status conv2d_impl(const ed_tensor *x, const ed_tensor *weight, const 
         c.p.wscale = 1;
     }
 
-    c.p.infer = !ed__any_needs_grad(3, (const ed_tensor *const[]){ x, weight, bias });
     ed_tensor *y, *keep = NULL;
     ED_TRY(ed__alloc(x->dtype, 4, (int64_t[]){ c.g.N, c.cout, c.g.Ho, c.g.Wo }, &y));
     ed_tensor *t[6] = { (ed_tensor *)x, (ed_tensor *)weight, (ed_tensor *)bias, y, (ed_tensor *)s, NULL };

@@ -53,8 +53,6 @@ typedef struct ed__conv_params {
                                 (Cin, Cout, kh, kw), as a transposed convolution's (the inference
                                 graph's 2x2 up-sampling as a 1x1 convolution to 4 Cout channels,
                                 backend/onednn/infer_graph.c) */
-    int infer;               /* conv2d forward: no input needs a gradient (inference), so the
-                                kernel may use the algorithm ed_set_conv_algo asks for */
     int keep_src;            /* conv2d, training: the kernel may keep its converted input for the
                                 weight gradient (ED_CONV_KEEP below). Forward: tensors[5] is a
                                 uint8 holder to fill, or left with a zero first word; backward:

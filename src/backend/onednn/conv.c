@@ -36,7 +36,13 @@ _Static_assert(K_P + sizeof(ed__conv_params) / sizeof(int) <= K_BIAS, "conv para
 #define K_OW (K_P + (int)(offsetof(ed__conv_params, gx_overwrite) / sizeof(int)))
 #define K_WSCALE (K_P + (int)(offsetof(ed__conv_params, wscale) / sizeof(int)))
 #define K_KEEP (K_P + (int)(offsetof(ed__conv_params, keep_src) / sizeof(int)))
-#define K_INFER (K_P + (int)(offsetof(ed__conv_params, infer) / sizeof(int)))
+
+bool odnn_conv_wino(int kind, const ed__conv_params *p, const ed_tensor *w)
+{
+    return ed_get_conv_algo() == ED_CONV_ALGO_WINOGRAD && ed_get_conv_precision() == ED_PRECISION_F32 &&
+           kind <= CONV_BWD_W && !p->nhwc && !p->w_io && p->groups == 1 && w->shape[2] == 3 && w->shape[3] == 3 &&
+           p->stride[0] == 1 && p->stride[1] == 1 && p->dilation[0] == 1 && p->dilation[1] == 1;
+}
 
 static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w,
                      const int64_t *ydims, bool bias)
@@ -58,11 +64,7 @@ static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_t
     if (kind != CONV_BWD_DATA && kind != DECONV_BWD_DATA) k->w[K_OW] = 0;   /* only diff_src can be stored */
     k->w[K_WSCALE] = 0;   /* a folded weight is the same primitive: the weight cache folds it */
     k->w[K_KEEP] = 0;     /* so is a kept input */
-    k->w[K_INFER] = 0;
-    /* Winograd: asked for, float32 inference, 3x3 stride 1, no dilation or groups (else direct) */
-    k->w[K_WINO] = ed_get_conv_algo() == ED_CONV_ALGO_WINOGRAD && kind == CONV_FWD && p->infer &&
-                   k->w[K_PREC] == ED_PRECISION_F32 && p->groups == 1 && w->shape[2] == 3 && w->shape[3] == 3 &&
-                   p->stride[0] == 1 && p->stride[1] == 1 && p->dilation[0] == 1 && p->dilation[1] == 1 && !p->w_io;
+    k->w[K_WINO] = odnn_conv_wino(kind, p, w);
 }
 
 static bool is_deconv(int kind) { return kind >= DECONV_FWD; }
@@ -151,7 +153,7 @@ static dnnl_primitive_desc_t fwd_pd(const geom *g, bool de, const dnnl_memory_de
                                                          &g->src_a, &g->wei_a, b, dst, g->strides, g->dil, g->pl,
                                                          g->pr);
     else
-        s = dnnl_dilated_convolution_forward_desc_init(&desc.c, wino ? dnnl_forward_inference : dnnl_forward_training,
+        s = dnnl_dilated_convolution_forward_desc_init(&desc.c, dnnl_forward_training,
                                                        wino ? dnnl_convolution_winograd : dnnl_convolution_direct,
                                                        &g->src_a, &g->wei_a, b, dst, g->strides, g->dil, g->pl,
                                                        g->pr);
@@ -206,20 +208,25 @@ static bool build_bwd_data(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, b
     const bool de = k->w[K_KIND] == DECONV_BWD_DATA;
     dnnl_primitive_attr_t attr = odnn_attr();
     if (!attr) return false;
-    dnnl_primitive_desc_t hint = fwd_pd(&g, de, &g.dst_lo, attr, eng, false), pd = NULL;
-    union {
-        dnnl_convolution_desc_t c;
-        dnnl_deconvolution_desc_t d;
-    } desc;
-    dnnl_status_t s;
-    if (de)
-        s = dnnl_dilated_deconvolution_backward_data_desc_init(&desc.d, dnnl_deconvolution_direct, &g.src_f, &g.wei_a,
-                                                               &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
-    else
-        s = dnnl_dilated_convolution_backward_data_desc_init(&desc.c, dnnl_convolution_direct, &g.src_f, &g.wei_a,
-                                                             &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
-    if (hint && s == dnnl_success && dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint) != dnnl_success) pd = NULL;
-    if (hint) dnnl_primitive_desc_destroy(hint);
+    dnnl_primitive_desc_t pd = NULL;
+    /* Winograd where asked and oneDNN has it (with its forward as the hint), else direct */
+    for (int wino = k->w[K_WINO] ? 1 : 0; wino >= 0 && !pd; wino--) {
+        dnnl_primitive_desc_t hint = fwd_pd(&g, de, &g.dst_lo, attr, eng, wino);
+        union {
+            dnnl_convolution_desc_t c;
+            dnnl_deconvolution_desc_t d;
+        } desc;
+        dnnl_status_t s;
+        if (de)
+            s = dnnl_dilated_deconvolution_backward_data_desc_init(&desc.d, dnnl_deconvolution_direct, &g.src_f, &g.wei_a,
+                                                                   &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
+        else
+            s = dnnl_dilated_convolution_backward_data_desc_init(&desc.c, wino ? dnnl_convolution_winograd
+                                                                               : dnnl_convolution_direct,
+                                                                 &g.src_f, &g.wei_a, &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
+        if (hint && s == dnnl_success && dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint) != dnnl_success) pd = NULL;
+        if (hint) dnnl_primitive_desc_destroy(hint);
+    }
     dnnl_primitive_attr_destroy(attr);
     if (!pd) return false;
     set_arg(p, DNNL_ARG_DIFF_DST, false, false, &g.dst_u, pd, dnnl_query_diff_dst_md, 0);
@@ -238,21 +245,26 @@ static bool build_bwd_w(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool
     const bool de = k->w[K_KIND] == DECONV_BWD_W;
     dnnl_primitive_attr_t attr = odnn_attr();
     if (!attr) return false;
-    dnnl_primitive_desc_t hint = fwd_pd(&g, de, &g.dst_lo, attr, eng, false), pd = NULL;
-    union {
-        dnnl_convolution_desc_t c;
-        dnnl_deconvolution_desc_t d;
-    } desc;
-    dnnl_status_t s;
     const dnnl_memory_desc_t *b = g.bias ? &g.bias_a : NULL;
-    if (de)
-        s = dnnl_dilated_deconvolution_backward_weights_desc_init(&desc.d, dnnl_deconvolution_direct, &g.src_a, &g.wei_f,
-                                                                  b, &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
-    else
-        s = dnnl_dilated_convolution_backward_weights_desc_init(&desc.c, dnnl_convolution_direct, &g.src_a, &g.wei_f, b,
-                                                                &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
-    if (hint && s == dnnl_success && dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint) != dnnl_success) pd = NULL;
-    if (hint) dnnl_primitive_desc_destroy(hint);
+    dnnl_primitive_desc_t pd = NULL;
+    for (int wino = k->w[K_WINO] ? 1 : 0; wino >= 0 && !pd; wino--) {   /* as in backward data */
+        dnnl_primitive_desc_t hint = fwd_pd(&g, de, &g.dst_lo, attr, eng, wino);
+        union {
+            dnnl_convolution_desc_t c;
+            dnnl_deconvolution_desc_t d;
+        } desc;
+        dnnl_status_t s;
+        if (de)
+            s = dnnl_dilated_deconvolution_backward_weights_desc_init(&desc.d, dnnl_deconvolution_direct, &g.src_a,
+                                                                      &g.wei_f, b, &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
+        else
+            s = dnnl_dilated_convolution_backward_weights_desc_init(&desc.c, wino ? dnnl_convolution_winograd
+                                                                                  : dnnl_convolution_direct,
+                                                                    &g.src_a, &g.wei_f, b, &g.dst_lo, g.strides, g.dil,
+                                                                    g.pl, g.pr);
+        if (hint && s == dnnl_success && dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint) != dnnl_success) pd = NULL;
+        if (hint) dnnl_primitive_desc_destroy(hint);
+    }
     dnnl_primitive_attr_destroy(attr);
     if (!pd) return false;
     set_arg(p, DNNL_ARG_SRC, false, false, &g.src_u, pd, dnnl_query_src_md, 0);

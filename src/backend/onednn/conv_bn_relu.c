@@ -60,6 +60,12 @@ static bool fwd_supports(const void *params, ed_tensor *const *t)
     const bool bf16 = ed_get_conv_precision() == ED_PRECISION_BF16;
     const dnnl_data_type_t lo = bf16 ? dnnl_bf16 : dnnl_f32;
     ed__conv_params c0 = conv_of(p, 0);
+    /* Winograd asked for: its kernels want oneDNN's blocked layout, not
+     * this block's NHWC, and halve the convolutions' time, far more than
+     * the fusion saves: the two ops run instead. */
+    ed__conv_params cb = c0;
+    cb.nhwc = 0;
+    if (odnn_conv_wino(CONV_FWD, &cb, w)) return false;
     odnn_lock();
     odnn_prim *ef = odnn_conv_entry(CONV_FWD, &c0, x, w, z->shape, t[2] != NULL);
     odnn_prim *ed = odnn_conv_entry(CONV_BWD_DATA, &c0, x, w, z->shape, false);

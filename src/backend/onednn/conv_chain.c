@@ -24,7 +24,6 @@ static ed__conv_params conv_params(const ed__chain_params *p, int i, bool scaled
     c.relu = p->relu[i];
     c.wscale = scaled;
     c.dst_lo = i < p->n - 1;
-    c.infer = 1;
     return c;
 }
 

@@ -236,7 +236,6 @@ static odnn_prim *conv_step(const ed__graph_params *p, int i)
     c.stride[0] = c.stride[1] = 1;
     c.dilation[0] = c.dilation[1] = 1;
     c.groups = 1;
-    c.infer = 1;
     if (g->kind == ED_GSTEP_UP2) {   /* the 1x1 convolution to z (4 Cout channels, float32) */
         const int64_t co = g->w->shape[1];
         ed_tensor wz = { .dtype = ED_F32, .ndim = 4, .shape = { 4 * co, in[1], 1, 1 } };
