@@ -242,9 +242,13 @@ ed_tensor *ed_tensor_grad(const ed_tensor *t)
     return t->grad;
 }
 
+/* The buffer stays (a packed parameter's is a slice of the gradient block)
+ * but its contents are dropped: ed_tensor_grad says NULL, the optimizer
+ * skips it, and the next backward that writes it zero-fills it first
+ * (tape.c's grad_buffer), so clearing it here too would be a second pass
+ * over every parameter's gradient at each step. */
 void ed_tensor_zero_grad(ed_tensor *t)
 {
     if (!t || !t->grad) return;
-    memset(t->grad->data, 0, (size_t)t->grad->numel * ed_dtype_size(t->grad->dtype));
     t->grad_defined = 0;
 }
