@@ -3,7 +3,7 @@
 # PyTorch in the same invocation, then a table of PyTorch ms / encdec ms
 # (> 1: encdec is faster). Environment: BUILD (build), THREADS (2), REPS (5),
 # OMP_WAIT_POLICY (passive), PYTHON (the interpreter with torch; /tmp/peers/bin/python if present),
-# QUICK=1 for small sizes, SKIP_BF16=1 for the f32 rows only. Results are appended to $BUILD/bench-results.jsonl.
+# QUICK=1 for small sizes, SKIP_BF16=1 for the f32 rows only, SKIP_WINO=1 without the Winograd rows. Results are appended to $BUILD/bench-results.jsonl.
 set -u
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-2}
@@ -20,10 +20,10 @@ OUT=$(mktemp)
 common="--threads $THREADS --reps $REPS"
 if [ "${QUICK:-0}" = 1 ]; then B=2; S=64; else B=8; S=128; fi
 
-run() {  # label, then the arguments shared by both programs
+run() {  # label, then the arguments shared by both programs ($ENC: encdec's own extra options)
   label=$1; shift
-  echo "== $label: $*" >&2
-  "$BUILD/encdec" bench "$@" $common | tee /dev/stderr | grep '^{' | sed "s/^{/{\"who\":\"encdec\",\"label\":\"$label\",/" >>"$OUT"
+  echo "== $label: $* ${ENC:-}" >&2
+  "$BUILD/encdec" bench "$@" $common ${ENC:-} | tee /dev/stderr | grep '^{' | sed "s/^{/{\"who\":\"encdec\",\"label\":\"$label\",/" >>"$OUT"
   "$PYTHON" "$HERE/peer_torch.py" "$@" $common | tee /dev/stderr | grep '^{' | sed "s/^{/{\"who\":\"torch\",\"label\":\"$label\",/" >>"$OUT"
 }
 
@@ -33,6 +33,14 @@ run max_pool2d op max_pool2d --batch $B
 run unet32-train model unet32 --batch $B --size $S --train --precision f32
 run unet32-infer-b1 model unet32 --batch 1 --size $S --infer --precision f32
 run unet32-infer model unet32 --batch $B --size $S --infer --precision f32
+# Winograd (encdec --conv-algo winograd, opt-in: results within ~1e-5 of
+# direct) against the same PyTorch float32 runs. SKIP_WINO=1 skips.
+if [ "${SKIP_WINO:-0}" != 1 ]; then
+  ENC="--conv-algo winograd" run conv2d-wino op conv2d --batch $B
+  ENC="--conv-algo winograd" run unet32-train-wino model unet32 --batch $B --size $S --train --precision f32
+  ENC="--conv-algo winograd" run unet32-infer-b1-wino model unet32 --batch 1 --size $S --infer --precision f32
+  ENC="--conv-algo winograd" run unet32-infer-wino model unet32 --batch $B --size $S --infer --precision f32
+fi
 # bf16: encdec --precision bf16 (convolutions in bf16, AMX where present)
 # against PyTorch's bf16 autocast on the same workloads. SKIP_BF16=1 skips.
 if [ "${SKIP_BF16:-0}" != 1 ]; then

@@ -139,8 +139,8 @@ static void test_training(int64_t N, int64_t C, int64_t O, int64_t H, uint64_t s
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) ed_tensor_free(list[i]);
 }
 
-/* Not covered: a 5x5 kernel, a strided one, and bf16 give direct's bits
- * with the setting on. */
+/* Not covered: a 5x5 kernel, a strided one, one over few positions, one
+ * of 3 input channels, and bf16 give direct's bits with the setting on. */
 static void test_not_covered(void)
 {
     ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 16, 12, 12 }, 50), *w = scaled_w(16, 16, 3, 51);
@@ -148,6 +148,17 @@ static void test_not_covered(void)
     ed_tensor *d5 = conv(x, w5, NULL, NULL, 5, 0, ED_CONV_ALGO_DIRECT, false);
     ed_tensor *w5r = conv(x, w5, NULL, NULL, 5, 0, ED_CONV_ALGO_WINOGRAD, false);
     CHECK_MSG(same_bits(d5, w5r), "5x5 convolution changed by the setting");
+    ed_tensor *ds = conv(x, w, NULL, NULL, 3, 0, ED_CONV_ALGO_DIRECT, false);   /* 288 positions: too few */
+    ed_tensor *wsm = conv(x, w, NULL, NULL, 3, 0, ED_CONV_ALGO_WINOGRAD, false);
+    CHECK_MSG(same_bits(ds, wsm), "a convolution over too few positions changed by the setting");
+    ed_tensor *x3 = check_randn(ED_F32, 4, (int64_t[]){ 2, 3, 40, 40 }, 53), *w3 = scaled_w(16, 3, 3, 54);
+    ed_tensor *d3 = conv(x3, w3, NULL, NULL, 3, 0, ED_CONV_ALGO_DIRECT, false);
+    ed_tensor *wn3 = conv(x3, w3, NULL, NULL, 3, 0, ED_CONV_ALGO_WINOGRAD, false);
+    CHECK_MSG(same_bits(d3, wn3), "a convolution of 3 channels changed by the setting");
+    ed_tensor *list3[] = { x3, w3, d3, wn3 };
+    for (size_t i = 0; i < 4; i++) ed_tensor_free(list3[i]);
+    ed_tensor_free(ds);
+    ed_tensor_free(wsm);
     ed_tensor *ys[2] = { NULL };
     for (int a = 0; a < 2; a++) {
         ed_conv2d_args ar;
@@ -178,7 +189,7 @@ static void test_model(void)
     ed_rng r;
     ed_rng_init(&r, 3);
     CHECK_OK(ed_model_init(m, &r));
-    ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 3, 32, 24 }, 4), *y = NULL, *want = NULL;
+    ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 3, 64, 32 }, 4), *y = NULL, *want = NULL;
     for (int i = 0; i < 2; i++) {   /* running statistics away from 0 and 1 */
         CHECK_OK(ed_model_forward(m, x, 1, &y));
         ed_tensor_free(y);
@@ -226,12 +237,12 @@ static void test_model(void)
 int main(void)
 {
     test_settings();
-    test_conv(2, 32, 32, 16, 16, true, false, 1, 10);
-    test_conv(1, 64, 48, 21, 13, false, true, 0, 20);    /* odd sizes, a folded BatchNorm */
-    test_conv(3, 256, 256, 8, 8, true, true, 1, 30);      /* deep sums: Winograd's largest errors */
-    test_conv(2, 3, 16, 17, 17, true, false, 1, 40);      /* 3 input channels */
-    test_training(2, 32, 32, 16, 10);
-    test_training(2, 64, 48, 12, 20);
+    /* Winograd runs from 2048 positions (N H W) up (conv.c's WINO_MIN_PIXELS) */
+    test_conv(2, 32, 32, 32, 32, true, false, 1, 10);
+    test_conv(1, 64, 48, 53, 41, false, true, 0, 20);    /* odd sizes, a folded BatchNorm */
+    test_conv(1, 128, 128, 48, 48, true, true, 1, 30);    /* deeper sums: Winograd's larger errors */
+    test_training(2, 32, 32, 32, 10);
+    test_training(2, 64, 48, 36, 20);
     test_not_covered();
     test_model();
     return check_done();

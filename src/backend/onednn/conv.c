@@ -37,11 +37,23 @@ _Static_assert(K_P + sizeof(ed__conv_params) / sizeof(int) <= K_BIAS, "conv para
 #define K_WSCALE (K_P + (int)(offsetof(ed__conv_params, wscale) / sizeof(int)))
 #define K_KEEP (K_P + (int)(offsetof(ed__conv_params, keep_src) / sizeof(int)))
 
-bool odnn_conv_wino(int kind, const ed__conv_params *p, const ed_tensor *w)
+/* Under WINO_MIN_PIXELS positions (N H W) Winograd's tiles are too few to
+ * pay for its transforms: measured here at 2 threads, 512 channels at 8x8
+ * ran 1.2x (batch 8) to 5x (batch 1) slower than direct, 256 at 16x16 batch
+ * 1 twice as slow, while every size from 2048 positions up ran faster
+ * (1.2-2.4x). Channel counts are whole 16-blocks: with 3 input channels
+ * (padded to 16) oneDNN 2.6's Winograd backward-weights added garbage to
+ * the memory after the gradient it was given (seen in a U-Net's packed
+ * gradients; tests/test_conv_algo.c's model test), and a first layer has
+ * too few channels to gain anyway. */
+#define WINO_MIN_PIXELS 2048
+
+bool odnn_conv_wino(int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w)
 {
     return ed_get_conv_algo() == ED_CONV_ALGO_WINOGRAD && ed_get_conv_precision() == ED_PRECISION_F32 &&
            kind <= CONV_BWD_W && !p->nhwc && !p->w_io && p->groups == 1 && w->shape[2] == 3 && w->shape[3] == 3 &&
-           p->stride[0] == 1 && p->stride[1] == 1 && p->dilation[0] == 1 && p->dilation[1] == 1;
+           p->stride[0] == 1 && p->stride[1] == 1 && p->dilation[0] == 1 && p->dilation[1] == 1 &&
+           x->shape[0] * x->shape[2] * x->shape[3] >= WINO_MIN_PIXELS && x->shape[1] % 16 == 0 && w->shape[0] % 16 == 0;
 }
 
 static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w,
@@ -64,7 +76,7 @@ static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_t
     if (kind != CONV_BWD_DATA && kind != DECONV_BWD_DATA) k->w[K_OW] = 0;   /* only diff_src can be stored */
     k->w[K_WSCALE] = 0;   /* a folded weight is the same primitive: the weight cache folds it */
     k->w[K_KEEP] = 0;     /* so is a kept input */
-    k->w[K_WINO] = odnn_conv_wino(kind, p, w);
+    k->w[K_WINO] = odnn_conv_wino(kind, p, x, w);
 }
 
 static bool is_deconv(int kind) { return kind >= DECONV_FWD; }

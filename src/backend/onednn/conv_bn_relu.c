@@ -65,7 +65,7 @@ static bool fwd_supports(const void *params, ed_tensor *const *t)
      * the fusion saves: the two ops run instead. */
     ed__conv_params cb = c0;
     cb.nhwc = 0;
-    if (odnn_conv_wino(CONV_FWD, &cb, w)) return false;
+    if (odnn_conv_wino(CONV_FWD, &cb, x, w)) return false;
     odnn_lock();
     odnn_prim *ef = odnn_conv_entry(CONV_FWD, &c0, x, w, z->shape, t[2] != NULL);
     odnn_prim *ed = odnn_conv_entry(CONV_BWD_DATA, &c0, x, w, z->shape, false);

@@ -17,9 +17,10 @@ odnn_prim *odnn_conv_entry(int kind, const ed__conv_params *p, const ed_tensor *
                            bool bias);
 /* Whether an entry of this kind runs Winograd's algorithm: asked for
  * (ed_set_conv_algo), float32, a 3x3 stride-1 undilated ungrouped
- * convolution (forward or backward) in oneDNN's blocked layouts; oneDNN
- * may still decline it, and then the entry is direct. */
-bool odnn_conv_wino(int kind, const ed__conv_params *p, const ed_tensor *w);
+ * convolution (forward or backward) in oneDNN's blocked layouts, over
+ * enough positions (conv.c's WINO_MIN_PIXELS) to gain; oneDNN may still
+ * decline it, and then the entry is direct. */
+bool odnn_conv_wino(int kind, const ed__conv_params *p, const ed_tensor *x, const ed_tensor *w);
 /* The kept input (conv_common.h's ED_CONV_KEEP): x converted into holder
  * as e's source (returned), or NULL when it cannot be kept; and, for a
  * backward-weights entry e, the kept copy if it is what e takes, else NULL. */
