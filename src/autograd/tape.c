@@ -95,10 +95,13 @@ ed_status ed__grad_plain(ed_tensor *g)
     const int64_t N = g->shape[0], C = g->shape[1], HW = g->numel / (N * C > 0 ? N * C : 1);
     float *tmp = ed__scratch(sizeof(float) * (size_t)g->numel), *d = g->data;
     if (!tmp) return ed__err(ED_E_NOMEM, "backward: out of memory for a gradient's layout");
+    const bool blk = g->nhwc == ED_GRAD_NCHW16C;   /* (N, C/16, HW, 16), C a multiple of 16 */
     ED_PARALLEL_FOR_IF(g->numel > 65536)
     for (int64_t nc = 0; nc < N * C; nc++) {
         const int64_t n = nc / C, c = nc % C;
-        for (int64_t p = 0; p < HW; p++) tmp[nc * HW + p] = d[(n * HW + p) * C + c];
+        const float *s = blk ? d + ((n * (C / 16) + c / 16) * HW) * 16 + c % 16 : d + n * HW * C + c;
+        const int64_t step = blk ? 16 : C;
+        for (int64_t p = 0; p < HW; p++) tmp[nc * HW + p] = s[p * step];
     }
     memcpy(d, tmp, sizeof(float) * (size_t)g->numel);
     ed__scratch_free(tmp);

@@ -24,7 +24,8 @@ struct ed_tensor {
     uint8_t owns_data;         /* data freed with the struct (heap) */
     uint8_t requires_grad;     /* a leaf that wants .grad */
     uint8_t grad_defined;      /* .grad holds a value since the last zero_grad */
-    uint8_t nhwc;              /* data is (N, H*W, C), not NCHW: only a non-leaf's temporary
+    uint8_t nhwc;              /* ED_GRAD_*: data is not NCHW but NHWC (N, H*W, C) or oneDNN's
+                                  nChw16c (N, C/16, H*W, 16): only a non-leaf's temporary
                                   gradient written by the fused conv_bn_relu backward for a
                                   producer that reads it so (ed_node.takes_nhwc_grad); anything
                                   else gets it back in NCHW first (ed__grad_plain) */
@@ -107,8 +108,10 @@ ed_status ed__grad_of(ed_node *n, int i, ed_tensor **g);
  * (=), not add; otherwise *overwrite = 0 and it adds (+=) as usual. Saves
  * zero-filling each activation's gradient and reading it back. */
 ed_status ed__grad_of_overwrite(ed_node *n, int i, ed_tensor **g, int *overwrite);
-/* A gradient held NHWC (ed_tensor.nhwc) transposed back to NCHW in place;
- * a no-op for any other tensor. */
+/* ed_tensor.nhwc's values. */
+enum { ED_GRAD_NCHW = 0, ED_GRAD_NHWC = 1, ED_GRAD_NCHW16C = 2 };
+/* A gradient held NHWC or nChw16c (ed_tensor.nhwc) put back in NCHW in
+ * place; a no-op for any other tensor. */
 ed_status ed__grad_plain(ed_tensor *g);
 
 /* relu(ed_batch_norm(...)) fused (ops/batch_norm.c): same values and

@@ -1,9 +1,11 @@
-/* BatchNorm + ReLU on a convolution's NHWC float32 output, for the fused
- * training block (conv_bn_relu.c): the statistics, the output written in
- * the library's NCHW layout, and the backward written in NHWC for the
- * convolution's backward, without the separate layout passes.
+/* BatchNorm + ReLU on a convolution's float32 output in its own layout,
+ * for the fused training block (conv_bn_relu.c): the statistics, the output
+ * written in the library's NCHW layout, and the backward written in the
+ * convolution's layout for its backward, without separate layout passes.
  *
- *   y: (N, HW, C) float32, C a multiple of 16 (the convolution's output)
+ *   y: the convolution's output, C a multiple of 16, NHWC (N, HW, C) or,
+ *      with blk, oneDNN's nChw16c (N, C / 16, HW, 16): element (n, c, p)
+ *      at at(); gy and the next block's copy of z use the same layout
  *   z = relu(v), v = y * alpha[c] + beta[c] in float (alpha = invstd * w,
  *       beta = b - mean * alpha); the backward recomputes v for the ReLU's
  *       mask with the same expression, so the mask is z > 0 exactly.
@@ -25,6 +27,14 @@
 
 static inline int64_t chunks_of(int64_t HW) { return (HW + CHUNK - 1) / CHUNK; }
 
+/* Element (n, c, p) of the layout; consecutive pixels of one 16-channel
+ * group are pix_step(blk, C) apart. */
+static inline int64_t at(bool blk, int64_t HW, int64_t C, int64_t n, int64_t c, int64_t p)
+{
+    return blk ? ((n * (C / 16) + c / 16) * HW + p) * 16 + c % 16 : (n * HW + p) * C + c;
+}
+static inline int64_t pix_step(bool blk, int64_t C) { return blk ? 16 : C; }
+
 
 /* The BatchNorm output before the ReLU, in float: the forward's z and the
  * backward's mask both come from this one expression. */
@@ -44,13 +54,12 @@ static inline void add_rows(__m512 acc, __m512d *s0, __m512d *s1)
 /* part[item * C + c] = sum over the item's pixels of f(y), f = y or
  * (y - mean)^2: float32 over each run of 16 pixels, those partials in
  * double, in pixel order. */
-static void sums(const float *y, int64_t N, int64_t HW, int64_t C, const float *meanf, double *part)
+static void sums(const float *y, bool blk, int64_t N, int64_t HW, int64_t C, const float *meanf, double *part)
 {
-    const int64_t nch = chunks_of(HW), items = N * nch;
+    const int64_t nch = chunks_of(HW), items = N * nch, ps = pix_step(blk, C);
     ED_PARALLEL_FOR_IF(N * HW * C > 32768)
     for (int64_t it = 0; it < items; it++) {
         const int64_t n = it / nch, p0 = it % nch * CHUNK, p1 = p0 + CHUNK < HW ? p0 + CHUNK : HW;
-        const float *yn = y + n * HW * C;
         double *out = part + it * C;
         int64_t p_full = p0;
 #if defined(__AVX512F__)
@@ -59,9 +68,10 @@ static void sums(const float *y, int64_t N, int64_t HW, int64_t C, const float *
             __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
             const __m512 m = meanf ? _mm512_loadu_ps(meanf + c0) : _mm512_setzero_ps();
             for (int64_t q = p0; q < p_full; q += 16) {
+                const float *yq = y + at(blk, HW, C, n, c0, q);
                 __m512 acc = _mm512_setzero_ps();
                 for (int i = 0; i < 16; i++) {
-                    __m512 v = _mm512_loadu_ps(yn + (q + i) * C + c0);
+                    __m512 v = _mm512_loadu_ps(yq + i * ps);
                     if (meanf) {
                         v = _mm512_sub_ps(v, m);
                         v = _mm512_mul_ps(v, v);
@@ -74,12 +84,13 @@ static void sums(const float *y, int64_t N, int64_t HW, int64_t C, const float *
             _mm512_storeu_pd(out + c0 + 8, s1);
         }
 #else
+        (void)ps;
         for (int64_t c = 0; c < C; c++) out[c] = 0;
         for (int64_t c = 0; c < C; c++)
             for (int64_t q = p0; q + 16 <= p1; q += 16) {
                 float acc = 0;
                 for (int i = 0; i < 16; i++) {
-                    float v = yn[(q + i) * C + c];
+                    float v = y[at(blk, HW, C, n, c, q + i)];
                     if (meanf) {
                         v = v - meanf[c];
                         v = v * v;
@@ -92,7 +103,7 @@ static void sums(const float *y, int64_t N, int64_t HW, int64_t C, const float *
 #endif
         for (int64_t c = 0; c < C; c++)
             for (int64_t p = p_full; p < p1; p++) {
-                float v = yn[p * C + c];
+                float v = y[at(blk, HW, C, n, c, p)];
                 if (meanf) {
                     v = v - meanf[c];
                     v = v * v;
@@ -115,49 +126,50 @@ static void reduce(const double *part, int64_t items, int64_t C, double M, doubl
  * float constants. */
 int64_t odnn_bn_nhwc_part_size(int64_t N, int64_t HW, int64_t C) { return (2 * N * chunks_of(HW) + 3) * C; }
 
-void odnn_bn_nhwc_stats(const float *y, int64_t N, int64_t HW, int64_t C, double *part, double *mean, double *var)
+void odnn_bn_nhwc_stats(const float *y, bool blk, int64_t N, int64_t HW, int64_t C, double *part, double *mean,
+                        double *var)
 {
     const int64_t items = N * chunks_of(HW);
     const double M = (double)(N * HW);
     float *meanf = (float *)(part + 2 * items * C);
-    sums(y, N, HW, C, NULL, part);
+    sums(y, blk, N, HW, C, NULL, part);
     reduce(part, items, C, M, mean);
     for (int64_t c = 0; c < C; c++) meanf[c] = (float)mean[c];
-    sums(y, N, HW, C, meanf, part);
+    sums(y, blk, N, HW, C, meanf, part);
     reduce(part, items, C, M, var);
 }
 
 /* ---- forward: z (NCHW) = relu(bn(y)) -------------------------------------- */
 
-void odnn_bn_nhwc_apply_relu(const float *y, const float *alpha, const float *beta, int64_t N, int64_t HW,
+void odnn_bn_nhwc_apply_relu(const float *y, bool blk, const float *alpha, const float *beta, int64_t N, int64_t HW,
                              int64_t C, float *z, void *zc, bool zc_bf16)
 {
-    const int64_t nch = chunks_of(HW), items = N * nch;
+    const int64_t nch = chunks_of(HW), items = N * nch, ps = pix_step(blk, C);
     ED_PARALLEL_FOR_IF(N * HW * C > 32768)
     for (int64_t it = 0; it < items; it++) {
         const int64_t n = it / nch, p0 = it % nch * CHUNK, p1 = p0 + CHUNK < HW ? p0 + CHUNK : HW;
-        const float *yn = y + n * HW * C;
         float *zn = z + n * C * HW;
-        float *zf = zc && !zc_bf16 ? (float *)zc + n * HW * C : NULL;
-        uint16_t *zb = zc && zc_bf16 ? (uint16_t *)zc + n * HW * C : NULL;
+        float *zf = zc && !zc_bf16 ? (float *)zc : NULL;
+        uint16_t *zb = zc && zc_bf16 ? (uint16_t *)zc : NULL;
         int64_t p_full = p0;
 #if defined(__AVX512F__)
         p_full = p0 + (p1 - p0) / 16 * 16;
         for (int64_t c0 = 0; c0 < C; c0 += 16) {
             const __m512 a = _mm512_loadu_ps(alpha + c0), b = _mm512_loadu_ps(beta + c0);
             for (int64_t q = p0; q < p_full; q += 16) {
+                const int64_t o = at(blk, HW, C, n, c0, q);
                 __m512 r[16];
                 for (int i = 0; i < 16; i++) {
-                    const __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(yn + (q + i) * C + c0), a), b);
+                    const __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(y + o + i * ps), a), b);
                     r[i] = _mm512_max_ps(v, _mm512_setzero_ps());   /* v > 0 ? v : 0, NaN -> 0 */
-                    if (zf) _mm512_storeu_ps(zf + (q + i) * C + c0, r[i]);
+                    if (zf) _mm512_storeu_ps(zf + o + i * ps, r[i]);
                     if (zb) {
 #if defined(__AVX512BF16__)
-                        _mm256_storeu_si256((__m256i *)(zb + (q + i) * C + c0), (__m256i)_mm512_cvtneps_pbh(r[i]));
+                        _mm256_storeu_si256((__m256i *)(zb + o + i * ps), (__m256i)_mm512_cvtneps_pbh(r[i]));
 #else
                         float tmp[16];
                         _mm512_storeu_ps(tmp, r[i]);
-                        for (int j = 0; j < 16; j++) zb[(q + i) * C + c0 + j] = odnn_bf16_rne(tmp[j]);
+                        for (int j = 0; j < 16; j++) zb[o + i * ps + j] = odnn_bf16_rne(tmp[j]);
 #endif
                     }
                 }
@@ -165,13 +177,16 @@ void odnn_bn_nhwc_apply_relu(const float *y, const float *alpha, const float *be
                 for (int j = 0; j < 16; j++) _mm512_storeu_ps(zn + (c0 + j) * HW + q, r[j]);
             }
         }
+#else
+        (void)ps;
 #endif
         for (int64_t c = 0; c < C; c++)
             for (int64_t p = p_full; p < p1; p++) {
-                const float v = bn_v(yn[p * C + c], alpha[c], beta[c]), o = v > 0 ? v : 0.0f;
-                zn[c * HW + p] = o;
-                if (zf) zf[p * C + c] = o;
-                if (zb) zb[p * C + c] = odnn_bf16_rne(o);
+                const int64_t o = at(blk, HW, C, n, c, p);
+                const float v = bn_v(y[o], alpha[c], beta[c]), r = v > 0 ? v : 0.0f;
+                zn[c * HW + p] = r;
+                if (zf) zf[o] = r;
+                if (zb) zb[o] = odnn_bf16_rne(r);
             }
     }
 }
@@ -180,11 +195,13 @@ void odnn_bn_nhwc_apply_relu(const float *y, const float *alpha, const float *be
 
 #if defined(__AVX512F__)
 /* The 16 rows (pixels q..q+15) of gz's channels c0..c0+15, pixel-major;
- * gz is NCHW, or NHWC (rows as they are). */
-static inline void load_gz_tile(const float *gzn, bool nhwc, int64_t HW, int64_t C, int64_t c0, int64_t q, __m512 g[16])
+ * gz is NCHW (gzn: image n), or in y's layout (own: rows as they are). */
+static inline void load_gz_tile(const float *gz, const float *gzn, bool own, bool blk, int64_t HW, int64_t C, int64_t n,
+                                int64_t c0, int64_t q, __m512 g[16])
 {
-    if (nhwc) {
-        for (int i = 0; i < 16; i++) g[i] = _mm512_loadu_ps(gzn + (q + i) * C + c0);
+    if (own) {
+        const float *r = gz + at(blk, HW, C, n, c0, q);
+        for (int i = 0; i < 16; i++) g[i] = _mm512_loadu_ps(r + i * pix_step(blk, C));
         return;
     }
     for (int i = 0; i < 16; i++) g[i] = _mm512_loadu_ps(gzn + (c0 + i) * HW + q);
@@ -199,12 +216,12 @@ static inline __m512 masked(__m512 yv, __m512 g, __m512 a, __m512 b)
 }
 #endif
 
-void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, const float *beta,
+void odnn_bn_nhwc_backward(const float *y, bool blk, const float *gz, const float *alpha, const float *beta,
                            const double *mean, const double *invstd, const float *w, int64_t N, int64_t HW,
-                           int64_t C, bool gz_nhwc, double *part, double *sg, double *sgx, void *gy, bool gy_bf16)
+                           int64_t C, bool gz_own, double *part, double *sg, double *sgx, void *gy, bool gy_bf16)
 {
-#define GZ(c, p) (gz_nhwc ? gzn[(p) * C + (c)] : gzn[(c) * HW + (p)])
-    const int64_t nch = chunks_of(HW), items = N * nch;
+#define GZ(c, p) (gz_own ? gz[at(blk, HW, C, n, (c), (p))] : gzn[(c) * HW + (p)])
+    const int64_t nch = chunks_of(HW), items = N * nch, ps = pix_step(blk, C);
     const double M = (double)(N * HW);
     float *meanf = (float *)(part + 2 * items * C), *kk = meanf + C, *mgv = kk + C, *cxv = mgv + C;
     for (int64_t c = 0; c < C; c++) meanf[c] = (float)mean[c];
@@ -213,7 +230,7 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
     ED_PARALLEL_FOR_IF(N * HW * C > 32768)
     for (int64_t it = 0; it < items; it++) {
         const int64_t n = it / nch, p0 = it % nch * CHUNK, p1 = p0 + CHUNK < HW ? p0 + CHUNK : HW;
-        const float *yn = y + n * HW * C, *gzn = gz + n * C * HW;
+        const float *gzn = gz + n * C * HW;
         double *og = part + 2 * it * C, *ox = og + C;
         int64_t p_full = p0 + (p1 - p0) / 16 * 16;
 #if defined(__AVX512F__)
@@ -222,10 +239,11 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
             __m512d g0 = _mm512_setzero_pd(), g1 = g0, x0 = g0, x1 = g0;
             for (int64_t q = p0; q < p_full; q += 16) {
                 __m512 g[16];
-                load_gz_tile(gzn, gz_nhwc, HW, C, c0, q, g);
+                load_gz_tile(gz, gzn, gz_own, blk, HW, C, n, c0, q, g);
+                const float *yq = y + at(blk, HW, C, n, c0, q);
                 __m512 ag = _mm512_setzero_ps(), ax = ag;
                 for (int i = 0; i < 16; i++) {
-                    const __m512 yv = _mm512_loadu_ps(yn + (q + i) * C + c0), gm = masked(yv, g[i], a, b);
+                    const __m512 yv = _mm512_loadu_ps(yq + i * ps), gm = masked(yv, g[i], a, b);
                     ag = _mm512_add_ps(ag, gm);
                     ax = _mm512_add_ps(ax, _mm512_mul_ps(gm, _mm512_sub_ps(yv, m)));
                 }
@@ -238,12 +256,13 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
             _mm512_storeu_pd(ox + c0 + 8, x1);
         }
 #else
+        (void)ps;
         for (int64_t c = 0; c < C; c++) {
             og[c] = ox[c] = 0;
             for (int64_t q = p0; q < p_full; q += 16) {
                 float ag = 0, ax = 0;
                 for (int64_t p = q; p < q + 16; p++) {
-                    const float yv = yn[p * C + c], gm = bn_v(yv, alpha[c], beta[c]) > 0 ? GZ(c, p) : 0.0f;
+                    const float yv = y[at(blk, HW, C, n, c, p)], gm = bn_v(yv, alpha[c], beta[c]) > 0 ? GZ(c, p) : 0.0f;
                     ag += gm;
                     ax += gm * (yv - meanf[c]);
                 }
@@ -255,7 +274,7 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
         /* The chunk's last pixels, in order. */
         for (int64_t c = 0; c < C; c++)
             for (int64_t p = p_full; p < p1; p++) {
-                const float yv = yn[p * C + c], gm = bn_v(yv, alpha[c], beta[c]) > 0 ? GZ(c, p) : 0.0f;
+                const float yv = y[at(blk, HW, C, n, c, p)], gm = bn_v(yv, alpha[c], beta[c]) > 0 ? GZ(c, p) : 0.0f;
                 og[c] += (double)gm;
                 ox[c] += (double)(gm * (yv - meanf[c]));
             }
@@ -272,13 +291,13 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
         mgv[c] = (float)(a / M);
         cxv[c] = (float)(invstd[c] * invstd[c] * b / M);
     }
-    /* Pass 2: gy = k (g' - sg / M - (y - mean) invstd^2 sgx / M), NHWC. */
+    /* Pass 2: gy = k (g' - sg / M - (y - mean) invstd^2 sgx / M), in y's layout. */
     ED_PARALLEL_FOR_IF(N * HW * C > 32768)
     for (int64_t it = 0; it < items; it++) {
         const int64_t n = it / nch, p0 = it % nch * CHUNK, p1 = p0 + CHUNK < HW ? p0 + CHUNK : HW;
-        const float *yn = y + n * HW * C, *gzn = gz + n * C * HW;
-        float *gf = gy_bf16 ? NULL : (float *)gy + n * HW * C;
-        uint16_t *gb = gy_bf16 ? (uint16_t *)gy + n * HW * C : NULL;
+        const float *gzn = gz + n * C * HW;
+        float *gf = gy_bf16 ? NULL : (float *)gy;
+        uint16_t *gb = gy_bf16 ? (uint16_t *)gy : NULL;
         int64_t p_full = p0;
 #if defined(__AVX512F__)
         p_full = p0 + (p1 - p0) / 16 * 16;
@@ -287,21 +306,23 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
             const __m512 k = _mm512_loadu_ps(kk + c0), mg = _mm512_loadu_ps(mgv + c0), cx = _mm512_loadu_ps(cxv + c0);
             for (int64_t q = p0; q < p_full; q += 16) {
                 __m512 g[16];
-                load_gz_tile(gzn, gz_nhwc, HW, C, c0, q, g);
+                load_gz_tile(gz, gzn, gz_own, blk, HW, C, n, c0, q, g);
+                const int64_t o0 = at(blk, HW, C, n, c0, q);
                 for (int i = 0; i < 16; i++) {
-                    const __m512 yv = _mm512_loadu_ps(yn + (q + i) * C + c0), gm = masked(yv, g[i], a, b);
+                    const int64_t o = o0 + i * ps;
+                    const __m512 yv = _mm512_loadu_ps(y + o), gm = masked(yv, g[i], a, b);
                     const __m512 r = _mm512_mul_ps(_mm512_sub_ps(yv, m), cx);
-                    const __m512 o = _mm512_mul_ps(k, _mm512_sub_ps(_mm512_sub_ps(gm, mg), r));
+                    const __m512 v = _mm512_mul_ps(k, _mm512_sub_ps(_mm512_sub_ps(gm, mg), r));
                     if (gb) {
 #if defined(__AVX512BF16__)
-                        _mm256_storeu_si256((__m256i *)(gb + (q + i) * C + c0), (__m256i)_mm512_cvtneps_pbh(o));
+                        _mm256_storeu_si256((__m256i *)(gb + o), (__m256i)_mm512_cvtneps_pbh(v));
 #else
                         float tmp[16];
-                        _mm512_storeu_ps(tmp, o);
-                        for (int j = 0; j < 16; j++) gb[(q + i) * C + c0 + j] = odnn_bf16_rne(tmp[j]);
+                        _mm512_storeu_ps(tmp, v);
+                        for (int j = 0; j < 16; j++) gb[o + j] = odnn_bf16_rne(tmp[j]);
 #endif
                     } else {
-                        _mm512_storeu_ps(gf + (q + i) * C + c0, o);
+                        _mm512_storeu_ps(gf + o, v);
                     }
                 }
             }
@@ -309,11 +330,12 @@ void odnn_bn_nhwc_backward(const float *y, const float *gz, const float *alpha, 
 #endif
         for (int64_t p = p_full; p < p1; p++)
             for (int64_t c = 0; c < C; c++) {
-                const float yv = yn[p * C + c];
+                const int64_t o = at(blk, HW, C, n, c, p);
+                const float yv = y[o];
                 const float gm = bn_v(yv, alpha[c], beta[c]) > 0 ? GZ(c, p) : 0.0f;
-                const float o = kk[c] * ((gm - mgv[c]) - (yv - meanf[c]) * cxv[c]);
-                if (gb) gb[p * C + c] = odnn_bf16_rne(o);
-                else gf[p * C + c] = o;
+                const float v = kk[c] * ((gm - mgv[c]) - (yv - meanf[c]) * cxv[c]);
+                if (gb) gb[o] = odnn_bf16_rne(v);
+                else gf[o] = v;
             }
     }
 }

@@ -26,10 +26,14 @@
 
 static bool f32(const ed_tensor *t) { return !t || t->dtype == ED_F32; }
 
+/* The block's layout: nChw16c in float32 (oneDNN's blocked direct and
+ * Winograd kernels are its fastest there), NHWC in bf16 (AMX's). */
+static bool blocked(void) { return ed_get_conv_precision() != ED_PRECISION_BF16; }
+
 static ed__conv_params conv_of(const ed__cbr_params *p, int gx_overwrite)
 {
     ed__conv_params c = p->conv;
-    c.nhwc = 1;
+    c.nhwc = !blocked();   /* else format any: nChw16c, checked */
     c.relu = 0;
     c.keep_src = 0;
     c.wscale = 0;
@@ -37,12 +41,16 @@ static ed__conv_params conv_of(const ed__cbr_params *p, int gx_overwrite)
     return c;
 }
 
+/* Whether md is the block's layout for dims, in type dt. */
 static bool md_is(const dnnl_memory_desc_t *md, const int64_t *dims, dnnl_data_type_t dt)
 {
     dnnl_memory_desc_t want;
-    odnn_md_dt(&want, 4, dims, dt, dnnl_acdb);
+    odnn_md_dt(&want, 4, dims, dt, blocked() ? dnnl_nChw16c : dnnl_acdb);
     return dnnl_memory_desc_equal(md, &want);
 }
+
+/* ed_tensor.nhwc's value for a gradient in the block's layout. */
+static uint8_t grad_layout(void) { return blocked() ? ED_GRAD_NCHW16C : ED_GRAD_NHWC; }
 
 static bool fwd_supports(const void *params, ed_tensor *const *t)
 {
@@ -60,17 +68,11 @@ static bool fwd_supports(const void *params, ed_tensor *const *t)
     const bool bf16 = ed_get_conv_precision() == ED_PRECISION_BF16;
     const dnnl_data_type_t lo = bf16 ? dnnl_bf16 : dnnl_f32;
     ed__conv_params c0 = conv_of(p, 0);
-    /* Winograd asked for: its kernels want oneDNN's blocked layout, not
-     * this block's NHWC, and halve the convolutions' time, far more than
-     * the fusion saves: the two ops run instead. */
-    ed__conv_params cb = c0;
-    cb.nhwc = 0;
-    if (odnn_conv_wino(CONV_FWD, &cb, x, w)) return false;
     odnn_lock();
     odnn_prim *ef = odnn_conv_entry(CONV_FWD, &c0, x, w, z->shape, t[2] != NULL);
     odnn_prim *ed = odnn_conv_entry(CONV_BWD_DATA, &c0, x, w, z->shape, false);
     odnn_prim *ew = odnn_conv_entry(CONV_BWD_W, &c0, x, w, z->shape, t[2] != NULL);
-    bool ok = ef && ed && ew && ef->args[0].reorder && md_is(&ef->args[ef->n_args - 1].prim_md, z->shape, dnnl_f32) &&
+    bool ok = ef && ed && ew && md_is(&ef->args[ef->n_args - 1].prim_md, z->shape, dnnl_f32) &&
               md_is(&ed->args[0].prim_md, z->shape, lo) && md_is(&ew->args[1].prim_md, z->shape, lo);
     odnn_unlock();
     return ok;
@@ -108,7 +110,7 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
     double *part = ed__scratch(sizeof(double) * (size_t)(odnn_bn_nhwc_part_size(N, HW, C) + C));
     if (!part) return ed__err(ED_E_NOMEM, "conv_bn_relu: out of memory for the BatchNorm's sums");
     double *var = part + odnn_bn_nhwc_part_size(N, HW, C);
-    odnn_bn_nhwc_stats(ys->data, N, HW, C, part, mean, var);
+    odnn_bn_nhwc_stats(ys->data, blocked(), N, HW, C, part, mean, var);
     const double M = (double)(N * HW), m = p->momentum;
     const float *g = gamma ? ed__cf32(gamma) : NULL, *be = beta ? ed__cf32(beta) : NULL;
     for (int64_t c = 0; c < C; c++) {
@@ -129,10 +131,11 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
     const bool bf16 = ed_get_conv_precision() == ED_PRECISION_BF16;
     if (zc && zc->numel < ED_CONV_KEEP_HEADER + N * HW * C * (bf16 ? 2 : 4)) zc = NULL;
     if (zc) memset(zc->data, 0, 8);
-    odnn_bn_nhwc_apply_relu(ys->data, alpha, shift, N, HW, C, z->data, zc ? odnn_conv_keep_data(zc) : NULL, bf16);
+    odnn_bn_nhwc_apply_relu(ys->data, blocked(), alpha, shift, N, HW, C, z->data, zc ? odnn_conv_keep_data(zc) : NULL,
+                            bf16);
     if (zc) {
         dnnl_memory_desc_t md;
-        odnn_md_dt(&md, 4, z->shape, bf16 ? dnnl_bf16 : dnnl_f32, dnnl_acdb);
+        odnn_md_dt(&md, 4, z->shape, bf16 ? dnnl_bf16 : dnnl_f32, blocked() ? dnnl_nChw16c : dnnl_acdb);
         odnn_conv_keep_set(zc, &md);
     }
     return ED_OK;
@@ -149,6 +152,7 @@ static bool bwd_supports(const void *params, ed_tensor *const *t)
 static ed_status bwd_run(const void *params, ed_tensor *const *t)
 {
     const ed__cbr_params *p = params;
+    if (t[2]->nhwc && t[2]->nhwc != grad_layout()) ED_TRY(ed__grad_plain(t[2]));   /* another block's layout */
     const ed_tensor *x = t[0], *w = t[1], *gz = t[2], *gamma = t[3], *ys = t[4], *st = t[5], *keep = t[6];
     ed_tensor *gx = t[7], *gw = t[8], *gb = t[9], *gg = t[10], *gbe = t[11];
     const int64_t N = gz->shape[0], C = gz->shape[1], HW = gz->shape[2] * gz->shape[3];
@@ -163,8 +167,8 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
     if (!gy) s = ed__err(ED_E_NOMEM, "conv_bn_relu: out of memory for the backward's buffers");
     if (s == ED_OK) {
         double *sg = part + np, *sgx = sg + C;
-        odnn_bn_nhwc_backward(ys->data, gz->data, alpha, shift, mean, invstd, gamma ? ed__cf32(gamma) : NULL, N, HW, C,
-                              gz->nhwc, part, sg, sgx, gy, bf16);
+        odnn_bn_nhwc_backward(ys->data, blocked(), gz->data, alpha, shift, mean, invstd, gamma ? ed__cf32(gamma) : NULL, N,
+                              HW, C, gz->nhwc != ED_GRAD_NCHW, part, sg, sgx, gy, bf16);
         for (int64_t c = 0; c < C; c++) {   /* as ops/batch_norm_kern.h's bn_backward */
             if (gbe) ed__f32(gbe)[c] += (float)sg[c];
             if (gg) ed__f32(gg)[c] += (float)(sgx[c] * invstd[c]);
@@ -188,7 +192,7 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
         s = e ? odnn_run_pre(e, (void *[]){ gy, w->data, gx->data }, (void *[]){ gy, NULL, keep_nhwc ? gx->data : NULL },
                              "conv_bn_relu")
               : ed__err(ED_E_UNSUPPORTED, "conv_bn_relu: oneDNN kernel unavailable for these arguments");
-        if (s == ED_OK && keep_nhwc) gx->nhwc = 1;
+        if (s == ED_OK && keep_nhwc) gx->nhwc = grad_layout();
     }
     if (s == ED_OK && (gw || gb)) {
         ed__conv_params c = conv_of(p, 0);
