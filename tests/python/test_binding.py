@@ -169,4 +169,25 @@ def module_surface():
         assert callable(getattr(ed, name)), name
 
 
+@case
+def conv_settings():
+    x = ed.tensor(rng.standard_normal((2, 16, 32, 32)).astype(np.float32))
+    w = ed.tensor((rng.standard_normal((16, 16, 3, 3)) / 12).astype(np.float32))
+    assert ed.get_conv_algo() == "direct" and ed.get_conv_precision() == "f32"
+    with ed.no_grad():
+        ref = ed.conv2d(x, w, padding=1).numpy()
+        ed.set_conv_algo("winograd")
+        wino = ed.conv2d(x, w, padding=1).numpy()
+        ed.set_conv_algo("direct")
+        ed.set_conv_precision("bf16")
+        assert ed.get_conv_precision() == "bf16"
+        lo = ed.conv2d(x, w, padding=1).numpy()
+        ed.set_conv_precision("f32")
+    scale = np.abs(ref).max()
+    assert np.abs(wino - ref).max() <= 1e-5 * scale, np.abs(wino - ref).max() / scale
+    assert np.abs(lo - ref).max() <= 3e-2 * scale, np.abs(lo - ref).max() / scale
+    raises(lambda: ed.set_conv_algo("fft"), "'direct' or 'winograd'")
+    raises(lambda: ed.set_conv_precision("f16"), "'f32' or 'bf16'")
+
+
 finish()
