@@ -211,34 +211,51 @@ static bool build_fwd(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool b
     return finish(p, pd);
 }
 
+/* A backward primitive descriptor (backward-weights when weights, else
+ * backward-data): Winograd where asked and oneDNN has it, hinted by its
+ * forward, else direct. */
+static dnnl_primitive_desc_t bwd_pd(const odnn_key *k, const geom *g, bool de, bool weights, dnnl_primitive_attr_t attr,
+                                    dnnl_engine_t eng)
+{
+    dnnl_primitive_desc_t pd = NULL;
+    const dnnl_memory_desc_t *b = weights && g->bias ? &g->bias_a : NULL;
+    for (int wino = k->w[K_WINO] ? 1 : 0; wino >= 0 && !pd; wino--) {
+        dnnl_primitive_desc_t hint = fwd_pd(g, de, &g->dst_lo, attr, eng, wino);
+        const dnnl_alg_kind_t alg = wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
+        union {
+            dnnl_convolution_desc_t c;
+            dnnl_deconvolution_desc_t d;
+        } desc;
+        dnnl_status_t s;
+        if (weights && de)
+            s = dnnl_dilated_deconvolution_backward_weights_desc_init(&desc.d, dnnl_deconvolution_direct, &g->src_a,
+                                                                      &g->wei_f, b, &g->dst_lo, g->strides, g->dil,
+                                                                      g->pl, g->pr);
+        else if (weights)
+            s = dnnl_dilated_convolution_backward_weights_desc_init(&desc.c, alg, &g->src_a, &g->wei_f, b, &g->dst_lo,
+                                                                    g->strides, g->dil, g->pl, g->pr);
+        else if (de)
+            s = dnnl_dilated_deconvolution_backward_data_desc_init(&desc.d, dnnl_deconvolution_direct, &g->src_f,
+                                                                   &g->wei_a, &g->dst_lo, g->strides, g->dil, g->pl,
+                                                                   g->pr);
+        else
+            s = dnnl_dilated_convolution_backward_data_desc_init(&desc.c, alg, &g->src_f, &g->wei_a, &g->dst_lo,
+                                                                 g->strides, g->dil, g->pl, g->pr);
+        if (hint && s == dnnl_success && dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint) != dnnl_success) pd = NULL;
+        if (hint) dnnl_primitive_desc_destroy(hint);
+    }
+    return pd;
+}
+
 /* Backward data: args {diff_dst, weights, diff_src (+=)}. */
 static bool build_bwd_data(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool bf16)
 {
     geom g;
     decode(k, &g, bf16);
     g.bias = false;
-    const bool de = k->w[K_KIND] == DECONV_BWD_DATA;
     dnnl_primitive_attr_t attr = odnn_attr();
     if (!attr) return false;
-    dnnl_primitive_desc_t pd = NULL;
-    /* Winograd where asked and oneDNN has it (with its forward as the hint), else direct */
-    for (int wino = k->w[K_WINO] ? 1 : 0; wino >= 0 && !pd; wino--) {
-        dnnl_primitive_desc_t hint = fwd_pd(&g, de, &g.dst_lo, attr, eng, wino);
-        union {
-            dnnl_convolution_desc_t c;
-            dnnl_deconvolution_desc_t d;
-        } desc;
-        dnnl_status_t s;
-        if (de)
-            s = dnnl_dilated_deconvolution_backward_data_desc_init(&desc.d, dnnl_deconvolution_direct, &g.src_f, &g.wei_a,
-                                                                   &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
-        else
-            s = dnnl_dilated_convolution_backward_data_desc_init(&desc.c, wino ? dnnl_convolution_winograd
-                                                                               : dnnl_convolution_direct,
-                                                                 &g.src_f, &g.wei_a, &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
-        if (hint && s == dnnl_success && dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint) != dnnl_success) pd = NULL;
-        if (hint) dnnl_primitive_desc_destroy(hint);
-    }
+    dnnl_primitive_desc_t pd = bwd_pd(k, &g, k->w[K_KIND] == DECONV_BWD_DATA, false, attr, eng);
     dnnl_primitive_attr_destroy(attr);
     if (!pd) return false;
     set_arg(p, DNNL_ARG_DIFF_DST, false, false, &g.dst_u, pd, dnnl_query_diff_dst_md, 0);
@@ -254,29 +271,9 @@ static bool build_bwd_w(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool
 {
     geom g;
     decode(k, &g, bf16);
-    const bool de = k->w[K_KIND] == DECONV_BWD_W;
     dnnl_primitive_attr_t attr = odnn_attr();
     if (!attr) return false;
-    const dnnl_memory_desc_t *b = g.bias ? &g.bias_a : NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    for (int wino = k->w[K_WINO] ? 1 : 0; wino >= 0 && !pd; wino--) {   /* as in backward data */
-        dnnl_primitive_desc_t hint = fwd_pd(&g, de, &g.dst_lo, attr, eng, wino);
-        union {
-            dnnl_convolution_desc_t c;
-            dnnl_deconvolution_desc_t d;
-        } desc;
-        dnnl_status_t s;
-        if (de)
-            s = dnnl_dilated_deconvolution_backward_weights_desc_init(&desc.d, dnnl_deconvolution_direct, &g.src_a,
-                                                                      &g.wei_f, b, &g.dst_lo, g.strides, g.dil, g.pl, g.pr);
-        else
-            s = dnnl_dilated_convolution_backward_weights_desc_init(&desc.c, wino ? dnnl_convolution_winograd
-                                                                                  : dnnl_convolution_direct,
-                                                                    &g.src_a, &g.wei_f, b, &g.dst_lo, g.strides, g.dil,
-                                                                    g.pl, g.pr);
-        if (hint && s == dnnl_success && dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint) != dnnl_success) pd = NULL;
-        if (hint) dnnl_primitive_desc_destroy(hint);
-    }
+    dnnl_primitive_desc_t pd = bwd_pd(k, &g, k->w[K_KIND] == DECONV_BWD_W, true, attr, eng);
     dnnl_primitive_attr_destroy(attr);
     if (!pd) return false;
     set_arg(p, DNNL_ARG_SRC, false, false, &g.src_u, pd, dnnl_query_src_md, 0);
