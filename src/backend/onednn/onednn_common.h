@@ -143,5 +143,6 @@ void ed__onednn_register_eltwise(void);
 void ed__onednn_register_cbr(void);     /* conv_bn_relu.c */
 void ed__onednn_register_chain(void);   /* conv_chain.c */
 void ed__onednn_register_graph(void);   /* infer_graph.c */
+void ed__onednn_register_up2(void);     /* deconv_up2.c */
 
 #endif

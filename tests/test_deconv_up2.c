@@ -1,0 +1,117 @@
+/* The bf16 2x up-sampler (conv_transpose2d 2x2 stride 2 under
+ * --precision bf16, backend/onednn/deconv_up2.c: a 1x1 convolution to
+ * 4 Cout channels with its packing and unpacking) against the float64
+ * reference run on the same bf16-rounded operands: forward, input
+ * gradient, weight gradient and bias gradient, with widths that take the
+ * vector paths and their scalar tails. Without oneDNN the setting falls
+ * back to float32 and the comparison is against float32's own result. */
+#include "check.h"
+#include "backend/onednn/tile16.h"
+#include "core/ed_internal.h"
+#include "encdec/precision.h"
+
+#include <math.h>
+#include <string.h>
+
+/* A float64 copy of t (float32), rounded to bf16 first when round. */
+static ed_tensor *as_f64(const ed_tensor *t, bool round)
+{
+    ed_tensor *o = NULL;
+    CHECK_OK(ed_tensor_new(ED_F64, t->ndim, t->shape, &o));
+    const float *s = ed_tensor_data((ed_tensor *)t);
+    double *d = ed_tensor_data(o);
+    for (int64_t i = 0; i < t->numel; i++) {
+        float v = s[i];
+        if (round) {
+            uint32_t u = (uint32_t)odnn_bf16_rne(v) << 16;
+            memcpy(&v, &u, 4);
+        }
+        d[i] = v;
+    }
+    return o;
+}
+
+static double rel_err(const ed_tensor *got, const ed_tensor *want)
+{
+    double s = 0, e = 0;
+    for (int64_t i = 0; i < want->numel; i++) s = fmax(s, fabs(ed__get(want, i)));
+    for (int64_t i = 0; i < want->numel; i++) e = fmax(e, fabs(ed__get(got, i) - ed__get(want, i)));
+    return e / fmax(s, 1e-30);
+}
+
+/* y, gx, gw, gb of conv_transpose2d(x, w, b) with upstream gradient gy. */
+static void run(ed_tensor *x, ed_tensor *w, ed_tensor *b, const ed_tensor *gy, ed_tensor *out[4])
+{
+    ed_conv_transpose2d_args a;
+    ed_conv_transpose2d_args_default(&a);
+    a.stride[0] = a.stride[1] = 2;
+    ed_tensor_set_requires_grad(x, 1);
+    ed_tensor_set_requires_grad(w, 1);
+    if (b) ed_tensor_set_requires_grad(b, 1);
+    out[0] = NULL;
+    CHECK_OK(ed_conv_transpose2d(x, w, b, &a, &out[0]));
+    if (out[0]) CHECK_OK(ed_backward(out[0], gy));
+    const ed_tensor *g[3] = { ed_tensor_grad(x), ed_tensor_grad(w), b ? ed_tensor_grad(b) : NULL };
+    for (int i = 0; i < 3; i++) {
+        out[i + 1] = NULL;
+        if (g[i]) CHECK_OK(ed_tensor_clone(g[i], &out[i + 1]));
+    }
+    ed_tensor_zero_grad(x);
+    ed_tensor_zero_grad(w);
+    if (b) ed_tensor_zero_grad(b);
+}
+
+static void one_case(int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t W, bool bias, uint64_t seed)
+{
+    ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ N, Cin, H, W }, seed);
+    ed_tensor *w = check_randn(ED_F32, 4, (int64_t[]){ Cin, Cout, 2, 2 }, seed + 1);
+    ed_tensor *b = bias ? check_randn(ED_F32, 1, (int64_t[]){ Cout }, seed + 2) : NULL;
+    ed_tensor *gy = check_randn(ED_F32, 4, (int64_t[]){ N, Cout, 2 * H, 2 * W }, seed + 3);
+    ed_tensor *got[4], *want[4];
+    ed_set_conv_precision(ED_PRECISION_BF16);
+    run(x, w, b, gy, got);
+    ed_set_conv_precision(ED_PRECISION_F32);
+#ifdef ENCDEC_HAVE_ONEDNN
+    const bool bf = true;
+#else
+    const bool bf = false;   /* the request falls back to float32 */
+#endif
+    /* The reference on what the kernel multiplies: x, w and (for the two
+     * products' gradients) gy rounded to bf16; the bias gradient sums the
+     * float32 gy. */
+    ed_tensor *x64 = as_f64(x, bf), *w64 = as_f64(w, bf), *b64 = b ? as_f64(b, false) : NULL;
+    ed_tensor *gy64 = as_f64(gy, bf), *gyb = as_f64(gy, false);
+    ed_backend_set_enabled(false);
+    run(x64, w64, b64, gy64, want);
+    if (b64) {
+        ed_tensor *tmp[4];
+        run(x64, w64, b64, gyb, tmp);   /* the bias gradient of the unrounded gy */
+        ed_tensor_free(want[3]);
+        want[3] = tmp[3];
+        for (int i = 0; i < 3; i++) ed_tensor_free(tmp[i]);
+    }
+    ed_backend_set_enabled(true);
+    static const char *const names[4] = { "y", "gx", "gw", "gb" };
+    for (int i = 0; i < (bias ? 4 : 3); i++) {
+        if (!got[i] || !want[i]) {
+            CHECK_MSG(false, "up2 %lldx%lldx%lldx%lld -> %lld: %s missing", (long long)N, (long long)Cin, (long long)H,
+                      (long long)W, (long long)Cout, names[i]);
+            continue;
+        }
+        const double e = rel_err(got[i], want[i]);
+        CHECK_MSG(e <= 1e-5, "up2 %lldx%lldx%lldx%lld -> %lld: %s error %.3g of the scale", (long long)N, (long long)Cin,
+                  (long long)H, (long long)W, (long long)Cout, names[i], e);
+    }
+    for (int i = 0; i < 4; i++) ed_tensor_free(got[i]), ed_tensor_free(want[i]);
+    ed_tensor *list[] = { x, w, b, gy, x64, w64, b64, gy64, gyb };
+    for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) ed_tensor_free(list[i]);
+}
+
+int main(void)
+{
+    one_case(2, 32, 16, 6, 5, true, 10);     /* scalar tails only */
+    one_case(1, 48, 32, 7, 19, true, 20);    /* a 16-pixel run and a tail */
+    one_case(3, 16, 48, 4, 32, false, 30);   /* whole runs, no bias */
+    one_case(2, 24, 8, 5, 20, true, 40);     /* 8 outputs: oneDNN's deconvolution instead, same contract */
+    return check_done();
+}
