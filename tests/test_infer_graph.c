@@ -230,6 +230,49 @@ static void test_model(void)
     ed_model_free(m);
 }
 
+/* DRUNet's evaluation forward (a graph with residual additions, strided
+ * convolutions and up-samplings read by convolutions) against the same
+ * forward with gradients enabled (the ops one by one), in float32; in bf16
+ * the additions keep the graph to the ops one by one (a bf16 value would
+ * round the sum again), so both paths must agree there too. */
+static void test_drunet(void)
+{
+    static const char *const cfgs[] = { "{\"width\":16,\"levels\":2,\"blocks\":1}",
+                                        "{\"width\":8,\"levels\":1,\"blocks\":2,\"residual\":0}" };
+    for (int k = 0; k < 2; k++) {
+        ed_model *m = NULL;
+        if (!CHECK_OK(ed_model_create("drunet", cfgs[k], &m))) return;
+        ed_rng r;
+        ed_rng_init(&r, 11);
+        CHECK_OK(ed_model_init(m, &r));
+        /* the residual model's last layer starts at zero: give it values */
+        ed_params *ps = ed_model_params(m);
+        for (int i = 0; i < ed_params_count(ps); i++) {
+            ed_tensor *t = ed_params_tensor(ps, i);
+            float *d = ed_tensor_data(t);
+            for (int64_t j = 0; j < t->numel; j++)
+                if (d[j] == 0.0f) d[j] = 0.01f * (float)((j * 7 + i) % 13 - 6);
+        }
+        ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 1, 32, 24 }, 12);
+        for (int bf = 0; bf < 2; bf++) {
+            ed_set_conv_precision(bf ? ED_PRECISION_BF16 : ED_PRECISION_F32);
+            ed_tensor *got = NULL, *want = NULL;
+            ed_no_grad_begin();
+            CHECK_OK(ed_model_forward(m, x, 0, &got));
+            ed_no_grad_end();
+            CHECK_OK(ed_model_forward(m, x, 0, &want));
+            ed_set_conv_precision(ED_PRECISION_F32);
+            double scale = 0, err = got && want && got->numel == want->numel ? max_err(got, want, &scale) : INFINITY;
+            CHECK_MSG(err <= (bf ? 1e-3 : 1e-5), "drunet %s (%s): error %.3g of the scale %.3g", cfgs[k], bf ? "bf16" : "f32",
+                      err, scale);
+            ed_tensor_free(got);
+            ed_tensor_free(want);
+        }
+        ed_tensor_free(x);
+        ed_model_free(m);
+    }
+}
+
 static void test_errors(void)
 {
     graph gr;
@@ -264,6 +307,7 @@ int main(void)
     /* 8 channels: the concatenation's up half is not 16 wide; the ops one by one. */
     one_case("unet width 8", 2, 3, 8, 2, 2, 8, 8, false, false, 30);
     test_model();
+    test_drunet();
     test_errors();
     return check_done();
 }

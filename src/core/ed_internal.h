@@ -146,15 +146,17 @@ ed_status ed__conv_chain_infer(const ed_tensor *x, int n, const ed__conv_step *c
 
 /* One step of ed__infer_graph. Step i computes value i + 1 from values in
  * (and in2), where value 0 is x:
- *   ED_GSTEP_CONV  as an ed__conv_step (w, b, s, relu), stride 1, padding pad;
+ *   ED_GSTEP_CONV  as an ed__conv_step (w, b, s, relu), padding pad, stride
+ *                  stride (0 means 1);
  *   ED_GSTEP_POOL2 max_pool2d, kernel 2, stride 2 (floor);
  *   ED_GSTEP_UP2   conv_transpose2d, stride 2, weight w (Cin, Cout, 2, 2), bias b;
- *   ED_GSTEP_CAT   cat([in, in2], dim 1). */
-typedef enum ed__gstep_kind { ED_GSTEP_CONV, ED_GSTEP_POOL2, ED_GSTEP_UP2, ED_GSTEP_CAT } ed__gstep_kind;
+ *   ED_GSTEP_CAT   cat([in, in2], dim 1);
+ *   ED_GSTEP_ADD   in + in2 (same shapes). */
+typedef enum ed__gstep_kind { ED_GSTEP_CONV, ED_GSTEP_POOL2, ED_GSTEP_UP2, ED_GSTEP_CAT, ED_GSTEP_ADD } ed__gstep_kind;
 typedef struct ed__gstep {
     int kind, in, in2;
     const ed_tensor *w, *b, *s;
-    int pad, relu;
+    int pad, relu, stride;
 } ed__gstep;
 /* The n steps for inference without gradients (ops/infer_graph.c): a whole
  * encoder-decoder (U-Net) forward in which the values between the steps

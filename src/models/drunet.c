@@ -146,10 +146,67 @@ static ed_status drunet_run(const drunet_state *s, const ed_tensor *x, ed_tensor
     return ed_add(x, *h, y);
 }
 
+/* Inference without gradients: the forward above as one graph
+ * (ed__infer_graph), its values in the backend's layout from the head to
+ * the tail; the global residual is added outside. At most
+ * 1 + levels (3 blocks + 1) + 3 blocks + levels (3 blocks + 2) + 2 steps. */
+#define DRU_MAX_STEPS (2 * DRU_MAX_LEVELS * (3 * DRU_MAX_BLOCKS + 2) + 3 * DRU_MAX_BLOCKS + 3)
+typedef struct graph {
+    ed__gstep g[DRU_MAX_STEPS];
+    int n;
+} graph;
+
+static int g_conv(graph *gr, int in, const ed_tensor *w, int pad, int relu, int stride)
+{
+    gr->g[gr->n++] = (ed__gstep){ .kind = ED_GSTEP_CONV, .in = in, .w = w, .pad = pad, .relu = relu, .stride = stride };
+    return gr->n;
+}
+
+static int g_add(graph *gr, int a, int b)
+{
+    gr->g[gr->n++] = (ed__gstep){ .kind = ED_GSTEP_ADD, .in = a, .in2 = b };
+    return gr->n;
+}
+
+static int g_blocks(graph *gr, const resblocks *r, int nb, int h)
+{
+    for (int i = 0; i < nb; i++) {
+        const int t = g_conv(gr, h, r->w[i][0], 1, 1, 1);
+        h = g_add(gr, g_conv(gr, t, r->w[i][1], 1, 0, 1), h);
+    }
+    return h;
+}
+
+static ed_status drunet_infer(const drunet_state *s, const ed_tensor *x, ed_tensor **y)
+{
+    graph gr;
+    gr.n = 0;
+    int skip[DRU_MAX_LEVELS + 1];
+    int h = g_conv(&gr, 0, s->head, 1, 0, 1);
+    for (int k = 0; k < s->levels; k++) {
+        skip[k] = h;
+        h = g_conv(&gr, g_blocks(&gr, &s->down[k], s->blocks, h), s->downw[k], 0, 0, 2);
+    }
+    skip[s->levels] = h;
+    h = g_blocks(&gr, &s->body, s->blocks, h);
+    for (int k = s->levels - 1; k >= 0; k--) {
+        h = g_add(&gr, h, skip[k + 1]);
+        gr.g[gr.n++] = (ed__gstep){ .kind = ED_GSTEP_UP2, .in = h, .w = s->upw[k] };
+        h = g_blocks(&gr, &s->up[k], s->blocks, gr.n);
+    }
+    g_conv(&gr, g_add(&gr, h, skip[0]), s->tail, 1, 0, 1);
+    if (!s->residual) return ed__infer_graph(x, gr.n, gr.g, y);
+    ed_tensor *t = NULL;
+    ED_TRY(ed__infer_graph(x, gr.n, gr.g, &t));
+    ed_status st = ed_add(x, t, y);
+    ed_tensor_free(t);
+    return st;
+}
+
 static ed_status drunet_forward(ed_model *m, const ed_tensor *x, int training, ed_tensor **y)
 {
-    (void)training;   /* sizes are checked against size_multiple by ed_model_forward */
-    const drunet_state *s = m->state;
+    const drunet_state *s = m->state;   /* sizes are checked against size_multiple by ed_model_forward */
+    if (!training && !ed_grad_enabled() && x->dtype == ED_F32) return drunet_infer(s, x, y);
     ed_tensor *skip[DRU_MAX_LEVELS + 1] = { NULL }, *h = ed_tensor_retain((ed_tensor *)x);
     ed_status st = drunet_run(s, x, skip, &h, y);
     ed__chain_free(skip, DRU_MAX_LEVELS + 1);

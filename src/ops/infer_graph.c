@@ -3,7 +3,8 @@
  * every value between the input and the output in its own layout. The
  * U-Net's evaluation forward is one such graph: double convolutions with
  * folded BatchNorms, 2x2 max-pools, 2x2 stride-2 transposed convolutions
- * and skip concatenations.
+ * and skip concatenations; DRUNet's another, with residual additions and
+ * strided convolutions.
  *
  * A backend kernel (ED_OP_INFER_GRAPH, backend/onednn/infer_graph.c) runs
  * the graph when every step's layout lines up with its producers'. Else,
@@ -32,7 +33,7 @@ static int conv_run(int n, const ed__gstep *s, const int *last_use, int i)
         j++;
     for (int k = i; k <= j; k++)
         if (!s[k].w || s[k].w->ndim != 4 || s[k].w->shape[2] != 2 * s[i].pad + 1 ||
-            s[k].w->shape[3] != 2 * s[i].pad + 1)
+            s[k].w->shape[3] != 2 * s[i].pad + 1 || s[k].stride > 1)
             return 1;
     return j - i + 1;
 }
@@ -44,6 +45,7 @@ static ed_status one_step(const ed__gstep *g, ed_tensor *const *val, ed_tensor *
         ed_conv2d_args a;
         ed_conv2d_args_default(&a);
         a.padding[0] = a.padding[1] = g->pad;
+        a.stride[0] = a.stride[1] = g->stride > 1 ? g->stride : 1;
         a.relu = g->relu ? 1 : 0;
         return g->s ? ed__conv2d_scaled(val[g->in], g->w, g->s, g->b, &a, y) : ed_conv2d(val[g->in], g->w, g->b, &a, y);
     }
@@ -58,6 +60,8 @@ static ed_status one_step(const ed__gstep *g, ed_tensor *const *val, ed_tensor *
         a.stride[0] = a.stride[1] = 2;
         return ed_conv_transpose2d(val[g->in], g->w, g->b, &a, y);
     }
+    case ED_GSTEP_ADD:
+        return ed_add(val[g->in], val[g->in2], y);
     default: {
         const ed_tensor *pair[2] = { val[g->in], val[g->in2] };
         return ed_cat(pair, 2, 1, y);
@@ -104,10 +108,12 @@ static bool step_shape(const ed__gstep *g, const int64_t (*shape)[4], int64_t *o
         if (!is_f32(w, 4) || w->shape[1] != a[1] || g->pad < 0) return false;
         if (g->b && !(is_f32(g->b, 1) && g->b->shape[0] == w->shape[0])) return false;
         if (g->s && !(g->s->dtype == ED_F64 && g->s->ndim == 1 && g->s->shape[0] == w->shape[0])) return false;
+        const int64_t st = g->stride > 1 ? g->stride : 1;
+        if (g->stride < 0 || a[2] + 2 * g->pad < w->shape[2] || a[3] + 2 * g->pad < w->shape[3]) return false;
         o[1] = w->shape[0];
-        o[2] = a[2] + 2 * g->pad - w->shape[2] + 1;
-        o[3] = a[3] + 2 * g->pad - w->shape[3] + 1;
-        return o[2] >= 1 && o[3] >= 1;
+        o[2] = (a[2] + 2 * g->pad - w->shape[2]) / st + 1;
+        o[3] = (a[3] + 2 * g->pad - w->shape[3]) / st + 1;
+        return true;
     }
     case ED_GSTEP_POOL2:
         o[2] = a[2] / 2, o[3] = a[3] / 2;
@@ -125,6 +131,8 @@ static bool step_shape(const ed__gstep *g, const int64_t (*shape)[4], int64_t *o
         o[1] = a[1] + b[1];
         return true;
     }
+    case ED_GSTEP_ADD:
+        return !memcmp(a, shape[g->in2], 4 * sizeof *a);
     default:
         return false;
     }
@@ -137,9 +145,10 @@ ed_status ed__infer_graph(const ed_tensor *x, int n, const ed__gstep *steps, ed_
     if (!x || n <= 0 || !steps) return ed__err(ED_E_ARG, "infer graph: no input or no steps");
     for (int i = 0; i < n; i++) {
         const ed__gstep *g = &steps[i];
-        if (g->kind < ED_GSTEP_CONV || g->kind > ED_GSTEP_CAT)
+        if (g->kind < ED_GSTEP_CONV || g->kind > ED_GSTEP_ADD)
             return ed__err(ED_E_ARG, "infer graph: step %d has an unknown kind %d", i, g->kind);
-        if (g->in < 0 || g->in > i || (g->kind == ED_GSTEP_CAT && (g->in2 < 0 || g->in2 > i)))
+        const bool two = g->kind == ED_GSTEP_CAT || g->kind == ED_GSTEP_ADD;
+        if (g->in < 0 || g->in > i || (two && (g->in2 < 0 || g->in2 > i)))
             return ed__err(ED_E_ARG, "infer graph: step %d reads a value not computed before it", i);
         if ((g->kind == ED_GSTEP_CONV || g->kind == ED_GSTEP_UP2) && !g->w)
             return ed__err(ED_E_ARG, "infer graph: step %d has no weight", i);
@@ -155,7 +164,7 @@ ed_status ed__infer_graph(const ed_tensor *x, int n, const ed__gstep *steps, ed_
     }
     for (int i = 0; i < n; i++) {
         last_use[steps[i].in] = i;
-        if (steps[i].kind == ED_GSTEP_CAT) last_use[steps[i].in2] = i;
+        if (steps[i].kind == ED_GSTEP_CAT || steps[i].kind == ED_GSTEP_ADD) last_use[steps[i].in2] = i;
     }
     last_use[n] = n;
     /* Shapes; any step that does not fit goes to the ops, which say why. */

@@ -5,7 +5,7 @@
 
 #include "core/ed_internal.h"
 
-#define ED_GRAPH_MAX 64    /* steps; longer graphs run step by step */
+#define ED_GRAPH_MAX 512   /* steps; longer graphs run step by step */
 
 typedef struct ed__graph_params {
     int n;                          /* steps */

@@ -12,7 +12,13 @@
  *     gives the values of pooling first and rounding after;
  *   concatenation along channels: a copy, for layouts in which each
  *     image's channels are whole blocks (NCHW, nChw8c/16c/32c with channel
- *     counts multiples of the block) or NHWC.
+ *     counts multiples of the block) or NHWC;
+ *   addition: float32 values of one layout (in bf16 the values are
+ *     rounded and the ops add in float32, so bf16 graphs with additions
+ *     run the ops one by one);
+ *   2x2 stride-2 transposed convolution: a 1x1 convolution (below),
+ *     unpacked by the concatenations that read it, or at once into
+ *     nChw16c float32 when anything else reads it (DRUNet).
  *
  * Supported when each step's source layout is exactly its producer's
  * output layout (checked when asked), every step but a convolution or
@@ -23,6 +29,8 @@
 #include "backend/onednn/conv_internal.h"
 #include "backend/onednn/tile16.h"
 #include "ops/infer_graph_params.h"
+
+#include <stdlib.h>
 
 /* ---- 2x2 max-pool on a given layout -------------------------------------- */
 
@@ -218,12 +226,24 @@ static void unpack_part(const dnnl_memory_desc_t *md, const float *z, const floa
 #undef O_AT
 }
 
+/* out = a + b, n floats (same layout; a blocked layout's padding is zero in both). */
+static void add_run(const float *a, const float *b, float *out, size_t n)
+{
+    const int64_t pieces = (int64_t)((n + 16383) / 16384);
+    ED_PARALLEL_FOR
+    for (int64_t q = 0; q < pieces; q++) {
+        const size_t lo = (size_t)q * 16384, hi = lo + 16384 < n ? lo + 16384 : n;
+        for (size_t k = lo; k < hi; k++) out[k] = a[k] + b[k];
+    }
+}
+
 /* ---- the plan: an entry and an output layout per step -------------------- */
 
 typedef struct {
     odnn_prim *e[ED_GRAPH_MAX];                /* conv, up-sampling's 1x1 conv, pool; NULL for cat */
     dnnl_memory_desc_t md[ED_GRAPH_MAX + 1];   /* md[v]: value v's layout (v >= 1); z for an up-sampling */
-    bool packed[ED_GRAPH_MAX + 1];             /* value v is an up-sampling's z */
+    bool packed[ED_GRAPH_MAX + 1];             /* value v is an up-sampling's z, unpacked by its concatenations */
+    bool unpack[ED_GRAPH_MAX + 1];             /* value v is an up-sampling's output, unpacked at once (md[v]) */
 } plan;
 
 static odnn_prim *conv_step(const ed__graph_params *p, int i)
@@ -244,12 +264,24 @@ static odnn_prim *conv_step(const ed__graph_params *p, int i)
         return odnn_conv_entry(CONV_FWD, &c, &xi, &wz, z, false);
     }
     c.pad_lo[0] = c.pad_lo[1] = c.pad_hi[0] = c.pad_hi[1] = g->pad;
+    c.stride[0] = c.stride[1] = g->stride > 1 ? g->stride : 1;
     c.relu = g->relu ? 1 : 0;
     c.wscale = g->s != NULL;
     c.dst_lo = i < p->n - 1;
     odnn_prim *e = odnn_conv_entry(CONV_FWD, &c, &xi, g->w, p->shape[i + 1], g->b != NULL);
     if (e && g->s && !(e->args[1].reorder && e->args[1].cache)) return NULL;   /* no fold without a cached weight */
     return e;
+}
+
+/* Whether every step reading value v is a concatenation. */
+static bool only_cats_read(const ed__graph_params *p, int v)
+{
+    for (int i = v; i < p->n; i++) {
+        const ed__gstep *g = &p->steps[i];
+        const bool reads = g->in == v || ((g->kind == ED_GSTEP_CAT || g->kind == ED_GSTEP_ADD) && g->in2 == v);
+        if (reads && g->kind != ED_GSTEP_CAT) return false;
+    }
+    return true;
 }
 
 /* Call with the lock held. */
@@ -259,16 +291,27 @@ static bool make_plan(const ed__graph_params *p, plan *pl)
     for (int i = 0; i < p->n; i++) {
         const ed__gstep *g = &p->steps[i];
         const bool conv = g->kind == ED_GSTEP_CONV || g->kind == ED_GSTEP_UP2;
-        if (!conv && (g->in == 0 || (g->kind == ED_GSTEP_CAT && g->in2 == 0))) return false;
+        const bool two = g->kind == ED_GSTEP_CAT || g->kind == ED_GSTEP_ADD;
+        if (!conv && (g->in == 0 || (two && g->in2 == 0))) return false;
         if (i == p->n - 1 && g->kind != ED_GSTEP_CONV) return false;
         /* z is read by concatenations only */
-        if (pl->packed[g->in] && g->kind != ED_GSTEP_CAT) return false;
+        if ((pl->packed[g->in] || (two && pl->packed[g->in2])) && g->kind != ED_GSTEP_CAT) return false;
         pl->e[i] = NULL;
-        pl->packed[i + 1] = g->kind == ED_GSTEP_UP2;
+        pl->packed[i + 1] = pl->unpack[i + 1] = false;
         if (g->kind == ED_GSTEP_CAT) {
             if (!cat_md(&pl->md[g->in], p->shape[g->in][1], pl->packed[g->in], &pl->md[g->in2], p->shape[g->in2][1],
                         pl->packed[g->in2], &pl->md[i + 1]))
                 return false;
+            continue;
+        }
+        if (g->kind == ED_GSTEP_ADD) {
+            /* float32 values only: the ops add in float32, and a bf16 value
+             * would round the sum once more */
+            const dnnl_memory_desc_t *a = &pl->md[g->in];
+            if (!dnnl_memory_desc_equal(a, &pl->md[g->in2]) || a->data_type != dnnl_f32 || layout_of(a) < 0 ||
+                (layouts[layout_of(a)].block > 1 && a->dims[1] % layouts[layout_of(a)].block))
+                return false;
+            pl->md[i + 1] = *a;
             continue;
         }
         odnn_prim *e = conv ? conv_step(p, i) : pool_entry(&pl->md[g->in]);
@@ -276,6 +319,18 @@ static bool make_plan(const ed__graph_params *p, plan *pl)
         if (g->in && !dnnl_memory_desc_equal(&e->args[0].prim_md, &pl->md[g->in])) return false;
         pl->e[i] = e;
         pl->md[i + 1] = e->args[e->n_args - 1].prim_md;
+        if (g->kind == ED_GSTEP_UP2) {
+            if (only_cats_read(p, i + 1)) {
+                pl->packed[i + 1] = true;
+            } else {   /* unpacked into nChw16c float32 at once, from z in the same layout */
+                const int64_t *o = p->shape[i + 1];
+                if (o[1] % 16 || layout_of(&pl->md[i + 1]) < 0 || layouts[layout_of(&pl->md[i + 1])].block != 16 ||
+                    pl->md[i + 1].data_type != dnnl_f32)
+                    return false;
+                odnn_md_dt(&pl->md[i + 1], 4, o, dnnl_f32, dnnl_nChw16c);
+                pl->unpack[i + 1] = true;
+            }
+        }
     }
     return true;
 }
@@ -283,11 +338,12 @@ static bool make_plan(const ed__graph_params *p, plan *pl)
 static bool graph_supports(const void *params, ed_tensor *const *t)
 {
     if (!t[0] || !t[1]) return false;
-    plan pl;
-    memset(pl.packed, 0, sizeof pl.packed);
+    plan *pl = calloc(1, sizeof *pl);   /* ~0.6 MB: not on the stack */
+    if (!pl) return false;
     odnn_lock();
-    bool ok = make_plan(params, &pl);
+    bool ok = make_plan(params, pl);
     odnn_unlock();
+    free(pl);
     return ok;
 }
 
@@ -308,16 +364,16 @@ static ed_status graph_run(const void *params, ed_tensor *const *t)
 {
     const ed__graph_params *p = params;
     void *buf[ED_GRAPH_MAX + 1] = { NULL };
-    plan pl;
-    memset(pl.packed, 0, sizeof pl.packed);
+    plan *pl = calloc(1, sizeof *pl);   /* ~0.6 MB: not on the stack */
+    if (!pl) return ed__err(ED_E_NOMEM, "infer graph: out of memory");
     ed_status st = ED_OK;
     odnn_lock();
-    if (!make_plan(p, &pl)) st = ed__err(ED_E_UNSUPPORTED, "infer graph: oneDNN kernels unavailable for these steps");
+    if (!make_plan(p, pl)) st = ed__err(ED_E_UNSUPPORTED, "infer graph: oneDNN kernels unavailable for these steps");
     for (int i = 0; i < p->n && st == ED_OK; i++) {
         const ed__gstep *g = &p->steps[i];
         const bool last = i == p->n - 1;
         if (!last) {
-            buf[i + 1] = ed__scratch(dnnl_memory_desc_get_size(&pl.md[i + 1]));
+            buf[i + 1] = ed__scratch(dnnl_memory_desc_get_size(&pl->md[i + 1]));
             if (!buf[i + 1]) {
                 st = ed__err(ED_E_NOMEM, "infer graph: out of memory for the values between the steps");
                 break;
@@ -325,10 +381,23 @@ static ed_status graph_run(const void *params, ed_tensor *const *t)
         }
         void *dst = last ? NULL : buf[i + 1];
         if (g->kind == ED_GSTEP_CAT) {
-            cat_part(p, &pl, buf, g->in, 0, &pl.md[i + 1], dst);
-            cat_part(p, &pl, buf, g->in2, p->shape[g->in][1], &pl.md[i + 1], dst);
+            cat_part(p, pl, buf, g->in, 0, &pl->md[i + 1], dst);
+            cat_part(p, pl, buf, g->in2, p->shape[g->in][1], &pl->md[i + 1], dst);
+        } else if (g->kind == ED_GSTEP_ADD) {
+            add_run(buf[g->in], buf[g->in2], dst, dnnl_memory_desc_get_size(&pl->md[i + 1]) / sizeof(float));
         } else if (g->kind == ED_GSTEP_POOL2) {
-            st = odnn_run(pl.e[i], (void *const[]){ buf[g->in], dst }, "infer graph");
+            st = odnn_run(pl->e[i], (void *const[]){ buf[g->in], dst }, "infer graph");
+        } else if (pl->unpack[i + 1]) {   /* an up-sampling read by more than concatenations */
+            const dnnl_memory_desc_t *zm = &pl->e[i]->args[pl->e[i]->n_args - 1].prim_md;
+            float *z = ed__scratch(dnnl_memory_desc_get_size(zm));
+            if (!z) st = ed__err(ED_E_NOMEM, "infer graph: out of memory for an up-sampling's products");
+            void *src = g->in ? buf[g->in] : t[0]->data;
+            if (st == ED_OK)
+                st = odnn_run_pre(pl->e[i], (void *[]){ src, g->w->data, z }, (void *[]){ g->in ? src : NULL, NULL, z },
+                                  "infer graph");
+            if (st == ED_OK)
+                unpack_part(&pl->md[i + 1], z, g->b ? ed__cf32(g->b) : NULL, p->shape[i + 1][1], 0, dst);
+            ed__scratch_free(z);
         } else {
             void *src = g->in ? buf[g->in] : NULL;
             const bool up = g->kind == ED_GSTEP_UP2;
@@ -338,7 +407,7 @@ static ed_status graph_run(const void *params, ed_tensor *const *t)
             data[k] = g->w->data, pre[k++] = NULL;
             if (g->b && !up) data[k] = g->b->data, pre[k++] = NULL;
             data[k] = last ? t[1]->data : dst, pre[k++] = dst;
-            st = odnn_run_pre_scaled(pl.e[i], data, pre, g->s ? ed__cf64(g->s) : NULL, g->s ? g->s->numel : 0,
+            st = odnn_run_pre_scaled(pl->e[i], data, pre, g->s ? ed__cf64(g->s) : NULL, g->s ? g->s->numel : 0,
                                      "infer graph");
         }
         /* Values read for the last time by this step go. */
@@ -347,6 +416,7 @@ static ed_status graph_run(const void *params, ed_tensor *const *t)
     }
     odnn_unlock();
     for (int v = 1; v <= p->n; v++) ed__scratch_free(buf[v]);
+    free(pl);
     return st;
 }
 
