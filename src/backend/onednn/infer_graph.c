@@ -4,9 +4,9 @@
  * --precision bf16, which the next convolution would round its input to
  * anyway), so only x is converted in and y out.
  *
- *   convolution, transposed convolution: the cached conv.c entries, built
- *     with dst_lo (output in the compute type) except for the last step;
- *     folded BatchNorms through the weight cache (odnn_run_pre_scaled);
+ *   convolution: the cached conv.c entries, built with dst_lo (output in
+ *     the compute type) except for the last step, any stride; folded
+ *     BatchNorms through the weight cache (odnn_run_pre_scaled);
  *   max-pool 2x2: a oneDNN pooling (forward inference) on the producer's
  *     layout; the max of bf16-rounded values is the rounded max, so bf16
  *     gives the values of pooling first and rounding after;
@@ -23,7 +23,7 @@
  * Supported when each step's source layout is exactly its producer's
  * output layout (checked when asked), every step but a convolution or
  * transposed convolution reads computed values (not x), and the last step
- * is a convolution or transposed convolution. Buffers come from the
+ * is a convolution. Buffers come from the
  * scratch allocator (the arena in a benchmark or a training loop) and go
  * after their last use. */
 #include "backend/onednn/conv_internal.h"
