@@ -146,6 +146,9 @@ static bool kernel_takes(const ed_tensor *x, const graph *gr)
         if (g->kind == ED_GSTEP_POOL2) shape[i + 1][2] /= 2, shape[i + 1][3] /= 2;
         if (g->kind == ED_GSTEP_UP2) shape[i + 1][1] = g->w->shape[1], shape[i + 1][2] *= 2, shape[i + 1][3] *= 2;
         if (g->kind == ED_GSTEP_CAT) shape[i + 1][1] += shape[g->in2][1], last[g->in2] = i;
+        if (g->kind == ED_GSTEP_ADD) last[g->in2] = i;
+        if (g->kind == ED_GSTEP_SHUFFLE)
+            shape[i + 1][1] /= g->factor * g->factor, shape[i + 1][2] *= g->factor, shape[i + 1][3] *= g->factor;
     }
     ed_tensor *y = NULL;
     CHECK_OK(ed_tensor_new(ED_F32, 4, shape[gr->n], &y));
@@ -230,22 +233,28 @@ static void test_model(void)
     ed_model_free(m);
 }
 
-/* DRUNet's evaluation forward (a graph with residual additions, strided
- * convolutions and up-samplings read by convolutions) against the same
- * forward with gradients enabled (the ops one by one), in float32; in bf16
- * the additions keep the graph to the ops one by one (a bf16 value would
- * round the sum again), so both paths must agree there too. */
-static void test_drunet(void)
+/* DRUNet's and EDSR's evaluation forwards (graphs with residual
+ * additions, strided convolutions, up-samplings read by convolutions and
+ * pixel shuffles) against the same forwards with gradients enabled (the
+ * ops one by one), in float32; in bf16 the additions keep the graphs to
+ * the ops one by one (a bf16 value would round the sum again), so both
+ * paths must agree there too. */
+static void test_models_graph(void)
 {
-    static const char *const cfgs[] = { "{\"width\":16,\"levels\":2,\"blocks\":1}",
-                                        "{\"width\":8,\"levels\":1,\"blocks\":2,\"residual\":0}" };
-    for (int k = 0; k < 2; k++) {
+    static const struct { const char *arch, *cfg; int64_t h, w; } cases[] = {
+        { "drunet", "{\"width\":16,\"levels\":2,\"blocks\":1}", 32, 24 },
+        { "drunet", "{\"width\":8,\"levels\":1,\"blocks\":2,\"residual\":0}", 32, 24 },
+        { "edsr", "{\"scale\":2,\"width\":16,\"blocks\":2}", 12, 10 },
+        { "edsr", "{\"scale\":3,\"width\":32,\"blocks\":1}", 9, 11 },
+        { "edsr", "{\"scale\":4,\"width\":16,\"blocks\":1,\"residual\":0}", 8, 8 },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         ed_model *m = NULL;
-        if (!CHECK_OK(ed_model_create("drunet", cfgs[k], &m))) return;
+        if (!CHECK_OK(ed_model_create(cases[k].arch, cases[k].cfg, &m))) continue;
         ed_rng r;
         ed_rng_init(&r, 11);
         CHECK_OK(ed_model_init(m, &r));
-        /* the residual model's last layer starts at zero: give it values */
+        /* residual models' last layer starts at zero: give it values */
         ed_params *ps = ed_model_params(m);
         for (int i = 0; i < ed_params_count(ps); i++) {
             ed_tensor *t = ed_params_tensor(ps, i);
@@ -253,7 +262,7 @@ static void test_drunet(void)
             for (int64_t j = 0; j < t->numel; j++)
                 if (d[j] == 0.0f) d[j] = 0.01f * (float)((j * 7 + i) % 13 - 6);
         }
-        ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 1, 32, 24 }, 12);
+        ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 1, cases[k].h, cases[k].w }, 12);
         for (int bf = 0; bf < 2; bf++) {
             ed_set_conv_precision(bf ? ED_PRECISION_BF16 : ED_PRECISION_F32);
             ed_tensor *got = NULL, *want = NULL;
@@ -263,13 +272,42 @@ static void test_drunet(void)
             CHECK_OK(ed_model_forward(m, x, 0, &want));
             ed_set_conv_precision(ED_PRECISION_F32);
             double scale = 0, err = got && want && got->numel == want->numel ? max_err(got, want, &scale) : INFINITY;
-            CHECK_MSG(err <= (bf ? 1e-3 : 1e-5), "drunet %s (%s): error %.3g of the scale %.3g", cfgs[k], bf ? "bf16" : "f32",
-                      err, scale);
+            CHECK_MSG(err <= (bf ? 1e-3 : 1e-5), "%s %s (%s): error %.3g of the scale %.3g", cases[k].arch, cases[k].cfg,
+                      bf ? "bf16" : "f32", err, scale);
             ed_tensor_free(got);
             ed_tensor_free(want);
         }
         ed_tensor_free(x);
         ed_model_free(m);
+    }
+}
+
+/* The pixel shuffle step against ed_pixel_shuffle, factors 2 and 3, in a
+ * graph the kernel takes (checked). */
+static void test_shuffle(void)
+{
+    for (int r = 2; r <= 3; r++) {
+        graph gr;
+        memset(&gr, 0, sizeof gr);
+        const int64_t C = 16;
+        int h = conv(&gr, 0, 3, C * r * r, 3, 1, 0, 70 + (uint64_t)r);
+        gr.g[gr.n++] = (ed__gstep){ .kind = ED_GSTEP_SHUFFLE, .in = h, .factor = r };
+        conv(&gr, gr.n, C, 16, 3, 0, 0, 80 + (uint64_t)r);
+        ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 3, 7, 9 }, 90);
+#ifdef ENCDEC_HAVE_ONEDNN
+        CHECK_MSG(kernel_takes(x, &gr), "shuffle x%d: the oneDNN kernel declines the graph", r);
+#endif
+        ed_tensor *got = NULL, *want = NULL;
+        CHECK_OK(ed__infer_graph(x, gr.n, gr.g, &got));
+        ed_backend_set_enabled(false);
+        CHECK_OK(ed__infer_graph(x, gr.n, gr.g, &want));
+        ed_backend_set_enabled(true);
+        double scale = 0, err = got && want && got->numel == want->numel ? max_err(got, want, &scale) : INFINITY;
+        CHECK_MSG(err <= 1e-5, "shuffle x%d: error %.3g of the scale %.3g", r, err, scale);
+        ed_tensor_free(got);
+        ed_tensor_free(want);
+        ed_tensor_free(x);
+        graph_free(&gr);
     }
 }
 
@@ -307,7 +345,8 @@ int main(void)
     /* 8 channels: the concatenation's up half is not 16 wide; the ops one by one. */
     one_case("unet width 8", 2, 3, 8, 2, 2, 8, 8, false, false, 30);
     test_model();
-    test_drunet();
+    test_models_graph();
+    test_shuffle();
     test_errors();
     return check_done();
 }

@@ -151,12 +151,15 @@ ed_status ed__conv_chain_infer(const ed_tensor *x, int n, const ed__conv_step *c
  *   ED_GSTEP_POOL2 max_pool2d, kernel 2, stride 2 (floor);
  *   ED_GSTEP_UP2   conv_transpose2d, stride 2, weight w (Cin, Cout, 2, 2), bias b;
  *   ED_GSTEP_CAT   cat([in, in2], dim 1);
- *   ED_GSTEP_ADD   in + in2 (same shapes). */
-typedef enum ed__gstep_kind { ED_GSTEP_CONV, ED_GSTEP_POOL2, ED_GSTEP_UP2, ED_GSTEP_CAT, ED_GSTEP_ADD } ed__gstep_kind;
+ *   ED_GSTEP_ADD   in + in2 (same shapes);
+ *   ED_GSTEP_SHUFFLE pixel_shuffle(in, factor). */
+typedef enum ed__gstep_kind {
+    ED_GSTEP_CONV, ED_GSTEP_POOL2, ED_GSTEP_UP2, ED_GSTEP_CAT, ED_GSTEP_ADD, ED_GSTEP_SHUFFLE
+} ed__gstep_kind;
 typedef struct ed__gstep {
     int kind, in, in2;
     const ed_tensor *w, *b, *s;
-    int pad, relu, stride;
+    int pad, relu, stride, factor;
 } ed__gstep;
 /* The n steps for inference without gradients (ops/infer_graph.c): a whole
  * encoder-decoder (U-Net) forward in which the values between the steps

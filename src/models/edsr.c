@@ -119,9 +119,58 @@ static ed_status edsr_init(ed_model *m, ed_rng *rng)
     return ed_init_constant(s->tb, 0.0);
 }
 
+/* Inference without gradients: edsr_run as one graph (ed__infer_graph),
+ * its values in the backend's layout from the head to the tail; the
+ * bilinear skip is added outside. A residual scale other than 1 keeps the
+ * ops one by one. */
+#define EDSR_MAX_STEPS (3 * 64 + 8)
+typedef struct graph {
+    ed__gstep g[EDSR_MAX_STEPS];
+    int n;
+} graph;
+
+/* Appends a step; returns its value. */
+static int g_step(graph *gr, ed__gstep st)
+{
+    gr->g[gr->n++] = st;
+    return gr->n;
+}
+
+static int g_conv(graph *gr, int in, const ed_tensor *w, const ed_tensor *b, int relu)
+{
+    return g_step(gr, (ed__gstep){ .kind = ED_GSTEP_CONV, .in = in, .w = w, .b = b, .pad = 1, .relu = relu });
+}
+
+static ed_status edsr_infer(const edsr_state *s, const ed_tensor *x, ed_tensor **y)
+{
+    graph gr;
+    gr.n = 0;
+    const int f = g_conv(&gr, 0, s->hw, s->hb, 0);
+    int h = f;
+    for (int i = 0; i < s->blocks; i++) {
+        const int t = g_conv(&gr, g_conv(&gr, h, s->bw[i][0], s->bb[i][0], 1), s->bw[i][1], s->bb[i][1], 0);
+        h = g_step(&gr, (ed__gstep){ .kind = ED_GSTEP_ADD, .in = t, .in2 = h });
+    }
+    h = g_step(&gr, (ed__gstep){ .kind = ED_GSTEP_ADD, .in = g_conv(&gr, h, s->ow, s->ob, 0), .in2 = f });
+    const int r = s->scale == 4 ? 2 : s->scale, n_up = s->scale == 4 ? 2 : 1;
+    for (int u = 0; u < n_up; u++)
+        h = g_step(&gr, (ed__gstep){ .kind = ED_GSTEP_SHUFFLE, .in = g_conv(&gr, h, s->uw[u], s->ub[u], 0), .factor = r });
+    g_conv(&gr, h, s->tw, s->tb, 0);
+    if (!s->residual) return ed__infer_graph(x, gr.n, gr.g, y);
+    ed_tensor *t = NULL, *up = NULL;
+    ED_TRY(ed__infer_graph(x, gr.n, gr.g, &t));
+    ed_interpolate_args ia = { { 0, 0 }, { s->scale, s->scale }, ED_INTERP_BILINEAR, 0 };
+    ed_status st = ed_interpolate(x, &ia, &up);
+    if (st == ED_OK) st = ed_add(t, up, y);
+    ed_tensor_free(t);
+    ed_tensor_free(up);
+    return st;
+}
+
 static ed_status edsr_forward(ed_model *m, const ed_tensor *x, int training, ed_tensor **y)
 {
-    (void)training;
+    const edsr_state *s = m->state;
+    if (!training && !ed_grad_enabled() && x->dtype == ED_F32 && s->res_scale == 1.0) return edsr_infer(s, x, y);
     ed_tensor *f = NULL, *h = ed_tensor_retain((ed_tensor *)x);
     ed_status st = edsr_run(m->state, x, &f, &h, y);
     ed_tensor_free(f);

@@ -4,7 +4,7 @@
  * U-Net's evaluation forward is one such graph: double convolutions with
  * folded BatchNorms, 2x2 max-pools, 2x2 stride-2 transposed convolutions
  * and skip concatenations; DRUNet's another, with residual additions and
- * strided convolutions.
+ * strided convolutions; EDSR's, with sub-pixel (pixel-shuffle) up-sampling.
  *
  * A backend kernel (ED_OP_INFER_GRAPH, backend/onednn/infer_graph.c) runs
  * the graph when every step's layout lines up with its producers'. Else,
@@ -62,6 +62,8 @@ static ed_status one_step(const ed__gstep *g, ed_tensor *const *val, ed_tensor *
     }
     case ED_GSTEP_ADD:
         return ed_add(val[g->in], val[g->in2], y);
+    case ED_GSTEP_SHUFFLE:
+        return ed_pixel_shuffle(val[g->in], g->factor, y);
     default: {
         const ed_tensor *pair[2] = { val[g->in], val[g->in2] };
         return ed_cat(pair, 2, 1, y);
@@ -133,6 +135,12 @@ static bool step_shape(const ed__gstep *g, const int64_t (*shape)[4], int64_t *o
     }
     case ED_GSTEP_ADD:
         return !memcmp(a, shape[g->in2], 4 * sizeof *a);
+    case ED_GSTEP_SHUFFLE: {
+        const int64_t r = g->factor;
+        if (r < 1 || a[1] % (r * r)) return false;
+        o[1] = a[1] / (r * r), o[2] = a[2] * r, o[3] = a[3] * r;
+        return true;
+    }
     default:
         return false;
     }
@@ -145,7 +153,7 @@ ed_status ed__infer_graph(const ed_tensor *x, int n, const ed__gstep *steps, ed_
     if (!x || n <= 0 || !steps) return ed__err(ED_E_ARG, "infer graph: no input or no steps");
     for (int i = 0; i < n; i++) {
         const ed__gstep *g = &steps[i];
-        if (g->kind < ED_GSTEP_CONV || g->kind > ED_GSTEP_ADD)
+        if (g->kind < ED_GSTEP_CONV || g->kind > ED_GSTEP_SHUFFLE)
             return ed__err(ED_E_ARG, "infer graph: step %d has an unknown kind %d", i, g->kind);
         const bool two = g->kind == ED_GSTEP_CAT || g->kind == ED_GSTEP_ADD;
         if (g->in < 0 || g->in > i || (two && (g->in2 < 0 || g->in2 > i)))

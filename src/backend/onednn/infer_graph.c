@@ -18,7 +18,8 @@
  *     run the ops one by one);
  *   2x2 stride-2 transposed convolution: a 1x1 convolution (below),
  *     unpacked by the concatenations that read it, or at once into
- *     nChw16c float32 when anything else reads it (DRUNet).
+ *     nChw16c float32 when anything else reads it (DRUNet);
+ *   pixel shuffle: nChw16c float32 to nChw16c float32 by gathers (EDSR).
  *
  * Supported when each step's source layout is exactly its producer's
  * output layout (checked when asked), every step but a convolution or
@@ -30,6 +31,7 @@
 #include "backend/onednn/tile16.h"
 #include "ops/infer_graph_params.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 /* ---- 2x2 max-pool on a given layout -------------------------------------- */
@@ -237,6 +239,43 @@ static void add_run(const float *a, const float *b, float *out, size_t n)
     }
 }
 
+/* pixel_shuffle by r from nChw16c float32 to nChw16c float32 (Co = C / r^2
+ * output channels, a multiple of 16): out channel c at (h r + i, w r + j)
+ * is in channel c r^2 + i r + j at (h, w). Per output pixel and block of 16
+ * channels, one gather: the 16 source channels' offsets from the block's
+ * first depend on (i, j) only. */
+static void shuffle_run(const float *in, float *out, int64_t N, int64_t Co, int64_t H, int64_t W, int r)
+{
+    const int64_t rr = (int64_t)r * r, HW = H * W, OW = W * r, OHW = HW * rr, CBi = Co * rr / 16, CBo = Co / 16;
+    ED_PARALLEL_FOR
+    for (int64_t nh = 0; nh < N * H; nh++) {
+        const int64_t n = nh / H, h = nh % H;
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < r; j++) {
+                int32_t rel[16];   /* source channel k r^2 + i r + j of a block, from the block's first */
+                for (int k = 0; k < 16; k++) {
+                    const int64_t q = k * rr + i * r + j;
+                    rel[k] = (int32_t)((q / 16) * HW * 16 + q % 16);
+                }
+#if defined(__AVX512F__)
+                const __m512i idx = _mm512_loadu_si512(rel);
+#endif
+                for (int64_t cb = 0; cb < CBo; cb++) {
+                    /* output block cb takes source channels from cb 16 r^2: block cb r^2 */
+                    const float *src = in + ((n * CBi + cb * rr) * HW + h * W) * 16;
+                    float *dst = out + ((n * CBo + cb) * OHW + (h * r + i) * OW + j) * 16;
+                    for (int64_t w = 0; w < W; w++) {
+#if defined(__AVX512F__)
+                        _mm512_storeu_ps(dst + w * r * 16, _mm512_i32gather_ps(idx, src + w * 16, 4));
+#else
+                        for (int k = 0; k < 16; k++) dst[w * r * 16 + k] = src[w * 16 + rel[k]];
+#endif
+                    }
+                }
+            }
+    }
+}
+
 /* ---- the plan: an entry and an output layout per step -------------------- */
 
 typedef struct {
@@ -302,6 +341,16 @@ static bool make_plan(const ed__graph_params *p, plan *pl)
             if (!cat_md(&pl->md[g->in], p->shape[g->in][1], pl->packed[g->in], &pl->md[g->in2], p->shape[g->in2][1],
                         pl->packed[g->in2], &pl->md[i + 1]))
                 return false;
+            continue;
+        }
+        if (g->kind == ED_GSTEP_SHUFFLE) {   /* nChw16c float32 both sides, whole output blocks */
+            const dnnl_memory_desc_t *a = &pl->md[g->in];
+            const int64_t *o = p->shape[i + 1];
+            const int64_t rr = (int64_t)g->factor * g->factor, HW = p->shape[g->in][2] * p->shape[g->in][3];
+            if (a->data_type != dnnl_f32 || layout_of(a) < 0 || layouts[layout_of(a)].block != 16 || o[1] % 16 ||
+                rr * HW * 16 >= INT32_MAX)   /* the gather's 32-bit offsets */
+                return false;
+            odnn_md_dt(&pl->md[i + 1], 4, o, dnnl_f32, dnnl_nChw16c);
             continue;
         }
         if (g->kind == ED_GSTEP_ADD) {
@@ -383,6 +432,9 @@ static ed_status graph_run(const void *params, ed_tensor *const *t)
         if (g->kind == ED_GSTEP_CAT) {
             cat_part(p, pl, buf, g->in, 0, &pl->md[i + 1], dst);
             cat_part(p, pl, buf, g->in2, p->shape[g->in][1], &pl->md[i + 1], dst);
+        } else if (g->kind == ED_GSTEP_SHUFFLE) {
+            const int64_t *o = p->shape[i + 1], *a = p->shape[g->in];
+            shuffle_run(buf[g->in], dst, a[0], o[1], a[2], a[3], g->factor);
         } else if (g->kind == ED_GSTEP_ADD) {
             add_run(buf[g->in], buf[g->in2], dst, dnnl_memory_desc_get_size(&pl->md[i + 1]) / sizeof(float));
         } else if (g->kind == ED_GSTEP_POOL2) {
