@@ -310,6 +310,7 @@ static int bench_model(const char *arch, int batch, int size, bool train, int re
     ed_optim_args oa;
     ed_optim_args_default(&oa, ED_OPTIM_ADAM);
     if (st == ED_OK && train) st = ed_optim_new(ed_model_params(c.m), &oa, &c.opt);
+    if (st == ED_OK && !train) st = ed_model_freeze(c.m, 1);   /* a deployed model (include/encdec/models.h) */
     if (st == ED_OK) st = ed_arena_new(0, &c.ar);
     if (st != ED_OK) return cli_lib_error("building unet32");
     c.x = randn(4, (int64_t[]){ batch, cin, size, size }, 5);

@@ -14,6 +14,7 @@ static int run(const char *model_path, const char *in, const char *outp, int til
 {
     ed_model *m = NULL;
     if (ed_model_load(model_path, &m) != ED_OK) return cli_lib_error("loading the model");
+    ed_model_freeze(m, 1);   /* its weights never change here: no per-call weight check */
     int rc = 0;
     ed_image *img = NULL, *res = NULL;
     planes p = { 0 };

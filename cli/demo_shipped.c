@@ -32,6 +32,7 @@ static int show(const char *model_path, const eval_opts *eo, int idx, const char
 {
     ed_model *m = NULL;
     if (ed_model_load(model_path, &m) != ED_OK) return cli_lib_error(model_path);
+    ed_model_freeze(m, 1);
     eval_images k;
     int rc = eval_image(m, eo, idx, &k);
     ed_model_free(m);

@@ -76,6 +76,7 @@ int eval_enhance(int argc, char **argv)
     if (!o.dir) return cli_usage("eval", "--data is required");
     ed_model *m = NULL;
     if (ed_model_load(model, &m) != ED_OK) return cli_lib_error("loading the model");
+    ed_model_freeze(m, 1);   /* its weights never change here: no per-call weight check */
     int rc = 0;
     if (strcmp(ed_model_task(m), o.task)) {
         rc = cli_error("%s is a '%s' checkpoint (%s), not '%s'", model, ed_model_task(m), ed_model_arch(m), o.task);

@@ -29,6 +29,16 @@ ed_status ed_model_init(ed_model *m, ed_rng *rng);
 /* x (N, C, H, W) float32; training selects batch statistics and dropout. */
 ed_status ed_model_forward(ed_model *m, const ed_tensor *x, int training, ed_tensor **y);
 ed_params *ed_model_params(ed_model *m);
+/* on = 1: a promise that the model's parameters do not change until
+ * ed_model_freeze(m, 0), for deployment. Convolutions then skip the weight
+ * cache's per-call check (a fingerprint read of every weight, about 10% of
+ * a batch-1 U-Net inference); the first use after freezing still checks
+ * once. While frozen, ed_optim_step, ed_model_init, ed_params_load and
+ * ed_init_* refuse the parameters (ED_E_STATE); a write through
+ * ed_tensor_data breaks the promise and may leave stale results until the
+ * model is unfrozen. on = 0 lifts it. `encdec enhance`, `eval` and
+ * `bench --infer` freeze the models they run. */
+ed_status ed_model_freeze(ed_model *m, int on);
 const char *ed_model_arch(const ed_model *m);
 /* The full configuration with defaults filled in (JSON). */
 const char *ed_model_config(const ed_model *m);

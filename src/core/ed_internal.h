@@ -29,6 +29,8 @@ struct ed_tensor {
                                   gradient written by the fused conv_bn_relu backward for a
                                   producer that reads it so (ed_node.takes_nhwc_grad); anything
                                   else gets it back in NCHW first (ed__grad_plain) */
+    uint64_t frozen;           /* 0, or the generation of the ed_model_freeze that froze it: the
+                                  weight cache then trusts its bytes (onednn_common.c) */
     ed_tensor *grad;           /* accumulated gradient (same shape, f32/f64) */
     struct ed_node *node;      /* the op that made it; NULL for leaves */
 };

@@ -61,6 +61,7 @@ double ed_rng_normal(ed_rng *r) { return ed__rng_normal_at(r->seed, r->counter++
 ed_status ed_rng_fill_uniform(ed_rng *r, ed_tensor *t, double lo, double hi)
 {
     ED_TRY(ed__check_float(t, "rng_fill_uniform", "tensor"));
+    if (t->frozen) return ed__err(ED_E_STATE, "rng_fill_uniform: the tensor is frozen (ed_model_freeze)");
     uint64_t seed = r->seed, base = r->counter;
     int64_t n = t->numel;
     ED_PARALLEL_FOR_IF(n > 65536)
@@ -72,6 +73,7 @@ ed_status ed_rng_fill_uniform(ed_rng *r, ed_tensor *t, double lo, double hi)
 ed_status ed_rng_fill_normal(ed_rng *r, ed_tensor *t, double mean, double std)
 {
     ED_TRY(ed__check_float(t, "rng_fill_normal", "tensor"));
+    if (t->frozen) return ed__err(ED_E_STATE, "rng_fill_normal: the tensor is frozen (ed_model_freeze)");
     uint64_t seed = r->seed, base = r->counter;
     int64_t n = t->numel;
     ED_PARALLEL_FOR_IF(n > 65536)

@@ -200,6 +200,7 @@ double ed_tensor_item(const ed_tensor *t)
 ed_status ed_tensor_fill(ed_tensor *t, double v)
 {
     ED_TRY(ed__check_tensor(t, "fill", "tensor"));
+    if (t->frozen) return ed__err(ED_E_STATE, "fill: the tensor is frozen (ed_model_freeze)");
     for (int64_t i = 0; i < t->numel; i++) ed__set(t, i, v);
     return ED_OK;
 }

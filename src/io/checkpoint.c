@@ -46,6 +46,9 @@ ed_status ed_params_load(ed_params *p, const ed_safetensors *f, int strict)
 {
     if (!p || !f) return ed__err(ED_E_ARG, "params_load: params or file is NULL");
     int n = ed_params_count(p);
+    for (int i = 0; i < n; i++)
+        if (ed_params_tensor(p, i)->frozen)
+            return ed__err(ED_E_STATE, "params_load: '%s' is frozen (ed_model_freeze(m, 0) first)", ed_params_name(p, i));
     for (int i = 0; i < n; i++) {
         const char *name = ed_params_name(p, i);
         const ed_tensor *want = ed_params_tensor(p, i), *got = ed_safetensors_get(f, name);

@@ -257,9 +257,21 @@ void ed_model_free(ed_model *m)
     free(m);
 }
 
+ed_status ed_model_freeze(ed_model *m, int on)
+{
+    static _Atomic uint64_t generation;
+    if (!m) return ed__err(ED_E_ARG, "model freeze: model is NULL");
+    const uint64_t g = on ? ++generation : 0;
+    for (int i = 0; i < ed_params_count(m->params); i++) ed_params_tensor(m->params, i)->frozen = g;
+    return ED_OK;
+}
+
 ed_status ed_model_init(ed_model *m, ed_rng *rng)
 {
     if (!m || !rng) return ed__err(ED_E_ARG, "model init: NULL argument");
+    for (int i = 0; i < ed_params_count(m->params); i++)
+        if (ed_params_tensor(m->params, i)->frozen)
+            return ed__err(ED_E_STATE, "model init: the model is frozen (ed_model_freeze(m, 0) first)");
     /* PyTorch's defaults: conv/linear weights with their bias, BatchNorm
      * weight 1 and bias 0, running stats 0 and 1. */
     int n = ed_params_count(m->params);

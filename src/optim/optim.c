@@ -203,6 +203,8 @@ ed_status ed_optim_step(ed_optim *o)
         slot *s = &o->s[i];
         if ((float *)s->t->data != o->data + s->off || (s->t->grad && (float *)s->t->grad->data != o->grad + s->off))
             return ed__err(ED_E_STATE, "optim_step: '%s' no longer lives in the packed parameter block", s->name);
+        if (s->t->frozen)
+            return ed__err(ED_E_STATE, "optim_step: '%s' is frozen (ed_model_freeze(m, 0) first)", s->name);
     }
     int i = 0;
     while (i < o->n) {

@@ -423,8 +423,10 @@ static ed_status fwd_run(int kind, const void *params, ed_tensor *const *t, cons
             if (i != 2 || t[2]) dd[n++] = d[i];
         const bool keep = kind == CONV_FWD && ((const ed__conv_params *)params)->keep_src;
         void *pre[4] = { keep ? odnn_conv_keep_src(t[5], e, t[0]->data) : NULL, NULL, NULL, NULL };
+        odnn_trust_weight(t[1]->data, t[1]->frozen);
         st = wscaled(kind, params) ? odnn_run_scaled(e, dd, ed__cf64(t[4]), t[4]->numel, op)
                                    : odnn_run_pre(e, dd, pre[0] ? pre : NULL, op);
+        odnn_trust_weight(NULL, 0);
     }
     odnn_unlock();
     return st;

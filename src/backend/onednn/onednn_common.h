@@ -131,6 +131,13 @@ bool odnn_set_scratch(odnn_prim *p, const_dnnl_primitive_desc_t pd);
  * folded weight (odnn_run_scaled) adds its scales to the fingerprint.
  * Bounded: 256 entries and 512 MiB, then emptied. */
 void odnn_weight_cache_clear(void);
+/* The next runs may trust the weight at data (a frozen tensor, generation
+ * gen: ed_tensor.frozen) not to have changed since the cache last checked
+ * it under that generation: its fingerprint is not taken again (scales
+ * still are). data NULL (or gen 0) ends the trust. Call with the lock held. */
+void odnn_trust_weight(const void *data, uint64_t gen);
+/* Hits served without a fingerprint of the weight since the last clear. */
+int64_t odnn_weight_cache_trusted_hits(void);
 /* Counters since the last clear, for tests. */
 void odnn_weight_cache_stats(int64_t *hits, int64_t *misses);
 
