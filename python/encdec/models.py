@@ -18,6 +18,7 @@ from . import Error, Tensor, _check, _out, no_grad, tensor
 _lib = _L.lib
 _L._decl("ed_model_load", [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)])
 _L._decl("ed_model_free", [ctypes.c_void_p], None)
+_L._decl("ed_model_freeze", [ctypes.c_void_p, ctypes.c_int])
 _L._decl("ed_model_forward", [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)])
 for _n in ("ed_model_arch", "ed_model_config", "ed_model_task"):
     _L._decl(_n, [ctypes.c_void_p], ctypes.c_char_p)
@@ -44,12 +45,15 @@ def _bicubic(planes, s):
 class Model:
     """A loaded checkpoint. model(x) takes float32 (N, C, H, W) (a numpy
     array or an encdec.Tensor) and returns a numpy array (inference mode, no
-    gradients)."""
+    gradients; the weights frozen, as a deployed model's)."""
 
     def __init__(self, path):
         h = ctypes.c_void_p()
         _check(_lib.ed_model_load(str(path).encode(), ctypes.byref(h)))
         self._h = h
+        # The parameters are not reachable from Python: frozen, the weight
+        # cache trusts them instead of re-reading them at every call.
+        _check(_lib.ed_model_freeze(h, 1))
 
     def __del__(self):
         if getattr(self, "_h", None):
