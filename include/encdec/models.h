@@ -34,9 +34,11 @@ ed_params *ed_model_params(ed_model *m);
  * cache's per-call check (a fingerprint read of every weight, about 10% of
  * a batch-1 U-Net inference); the first use after freezing still checks
  * once. While frozen, ed_optim_step, ed_model_init, ed_params_load and
- * ed_init_* refuse the parameters (ED_E_STATE); a write through
- * ed_tensor_data breaks the promise and may leave stale results until the
- * model is unfrozen. on = 0 lifts it. `encdec enhance`, `eval` and
+ * ed_init_* refuse the parameters (ED_E_STATE); a training-mode forward
+ * still updates BatchNorm running statistics (what inference folds from
+ * them is checked at every call anyway); a write through ed_tensor_data
+ * breaks the promise and may leave stale results until the model is
+ * unfrozen. on = 0 lifts it. `encdec enhance`, `eval` and
  * `bench --infer` freeze the models they run. */
 ed_status ed_model_freeze(ed_model *m, int on);
 const char *ed_model_arch(const ed_model *m);
