@@ -29,7 +29,7 @@
 
 
 /* Key layout: kind, threads, x dims, w dims, y dims, params, has_bias,
- * precision (ed_precision). */
+ * precision (ed_precision), Winograd (odnn_conv_wino). */
 enum { K_KIND = 0, K_THR = 1, K_X = 2, K_W = 6, K_Y = 10, K_P = 14, K_BIAS = 34, K_PREC = 35, K_WINO = 36 };
 _Static_assert(K_P + sizeof(ed__conv_params) / sizeof(int) <= K_BIAS, "conv params overlap the key's later words");
 #define K_RELU (K_P + (int)(offsetof(ed__conv_params, relu) / sizeof(int)))

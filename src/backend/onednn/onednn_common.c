@@ -98,17 +98,20 @@ static void prim_free(odnn_prim *p)
         if (a->reorder) dnnl_primitive_destroy(a->reorder);
         if (a->user_mem) dnnl_memory_destroy(a->user_mem);
         if (a->prim_mem) dnnl_memory_destroy(a->prim_mem);
+        if (a->reorder_scratch) dnnl_memory_destroy(a->reorder_scratch);
     }
     if (p->scratch_mem) dnnl_memory_destroy(p->scratch_mem);
     if (p->prim) dnnl_primitive_destroy(p->prim);
     free(p);
 }
 
-/* weight: a cached weight's reorder, which runs on a cache miss only; it
- * may need a scratchpad (the Winograd weight transform does), which oneDNN
- * then allocates itself. Every other reorder runs at each call and must
- * need none. */
-static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, bool sum, bool weight)
+/* Reorders here are simple enough to need no scratchpad, except a cached
+ * weight's (the Winograd weight transform needs one): for such a weight
+ * (scratch not NULL) the scratchpad's memory object is made here and the
+ * workspace behind it lent at each run (weight_get), so nothing is
+ * allocated per call either way. */
+static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, bool sum,
+                                     dnnl_memory_t *scratch)
 {
     dnnl_primitive_attr_t attr = odnn_attr();
     dnnl_post_ops_t po = NULL;
@@ -118,20 +121,15 @@ static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_
         dnnl_primitive_attr_set_post_ops(attr, po);
         dnnl_post_ops_destroy(po);
     }
-    /* Reorders here are simple enough to need no scratchpad; default mode
-     * would allocate one per call, so ask for the user mode and check. */
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t r = NULL;
     if (dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, attr) == dnnl_success) {
         const dnnl_memory_desc_t *s = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-        const bool scratch = s && dnnl_memory_desc_get_size(s) != 0;
-        if (!scratch && dnnl_primitive_create(&r, pd) != dnnl_success) r = NULL;
+        const bool needs = s && dnnl_memory_desc_get_size(s) != 0;
+        if ((!needs || (scratch && dnnl_memory_create(scratch, s, engine, DNNL_MEMORY_NONE) == dnnl_success)) &&
+            dnnl_primitive_create(&r, pd) != dnnl_success)
+            r = NULL;
         dnnl_primitive_desc_destroy(pd);
-        pd = NULL;
-        if (scratch && weight && !sum && dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, NULL) == dnnl_success) {
-            if (dnnl_primitive_create(&r, pd) != dnnl_success) r = NULL;
-            dnnl_primitive_desc_destroy(pd);
-        }
     }
     dnnl_primitive_attr_destroy(attr);
     return r;
@@ -183,8 +181,8 @@ static bool prim_finish(odnn_prim *p)
         if (dnnl_memory_create(&a->user_mem, &a->user_md, engine, DNNL_MEMORY_NONE) != dnnl_success) return false;
         if (dnnl_memory_create(&a->prim_mem, &a->prim_md, engine, DNNL_MEMORY_NONE) != dnnl_success) return false;
         if (!same || (a->output && a->accumulate)) {
-            a->reorder = a->output ? make_reorder(&a->prim_md, &a->user_md, a->accumulate, false)
-                                   : make_reorder(&a->user_md, &a->prim_md, false, a->cache);
+            a->reorder = a->output ? make_reorder(&a->prim_md, &a->user_md, a->accumulate, NULL)
+                                   : make_reorder(&a->user_md, &a->prim_md, false, a->cache ? &a->reorder_scratch : NULL);
             if (!a->reorder) return false;
             if (same && a->prim_md.data_type == dnnl_f32) a->fast = ODNN_FAST_ADD;   /* user += result: a plain add */
             else if (!a->cache) fast_kind(a);
@@ -430,9 +428,22 @@ static void *weight_get(odnn_arg *a, const void *user, const double *scale, int6
         dnnl_memory_set_data_handle(a->user_mem, folded);
     }
     dnnl_memory_set_data_handle(a->prim_mem, s->buf);
-    dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->user_mem }, { DNNL_ARG_TO, a->prim_mem } };
-    bool done = dnnl_primitive_execute(a->reorder, stream, 2, r) == dnnl_success &&
-                (!folded || dnnl_stream_wait(stream) == dnnl_success);
+    dnnl_exec_arg_t r[3] = { { DNNL_ARG_FROM, a->user_mem }, { DNNL_ARG_TO, a->prim_mem }, { DNNL_ARG_SCRATCHPAD, NULL } };
+    int nr = 2;
+    if (a->reorder_scratch) {   /* the primitive's scratchpad slot: the reorder ends before the primitive runs */
+        const dnnl_memory_desc_t *sm = NULL;
+        void *w = dnnl_memory_get_memory_desc(a->reorder_scratch, &sm) == dnnl_success
+                      ? ws_get(N_WS - 1, dnnl_memory_desc_get_size(sm)) : NULL;
+        if (!w) {
+            ed__aligned_free(folded);
+            *ok = false;
+            return NULL;
+        }
+        dnnl_memory_set_data_handle(a->reorder_scratch, w);
+        r[nr++].memory = a->reorder_scratch;
+    }
+    bool done = dnnl_primitive_execute(a->reorder, stream, nr, r) == dnnl_success &&
+                dnnl_stream_wait(stream) == dnnl_success;
     ed__aligned_free(folded);
     if (!done) {
         *ok = false;

@@ -41,6 +41,7 @@ typedef struct odnn_arg {
     dnnl_primitive_t reorder;     /* user->prim (input) or prim->user (output); NULL if none */
     dnnl_memory_t user_mem, prim_mem;
     int fast;                     /* ODNN_FAST_*: the reorder runs as layout.c's loop */
+    dnnl_memory_t reorder_scratch;   /* a cached weight's reorder's scratchpad (Winograd's transform), or NULL */
     int64_t fn, fc, fhw;          /* its N, C, H*W */
 } odnn_arg;
 
