@@ -1,8 +1,11 @@
-/* ed_model_freeze: a frozen model gives the same bits as an unfrozen one,
- * its weights are served from the cache without a fingerprint after the
- * first use (oneDNN builds), the library refuses to write its parameters
- * (optimizer, init, load, fill), and unfreezing or re-freezing makes a
- * changed weight seen again. */
+/* The weight cache's shortcuts. ed_model_freeze: a frozen model gives the
+ * same bits as an unfrozen one, its weights are served from the cache
+ * without a fingerprint after the first use (oneDNN builds), the library
+ * refuses to write its parameters (optimizer, init, load, fill), and
+ * unfreezing or re-freezing makes a changed weight seen again. Versions:
+ * after optimizer steps the cache remakes copies without fingerprinting
+ * first, results stay those of fresh weights, and a write through the
+ * data pointer after a step is still seen. */
 #include "check.h"
 #include "core/ed_internal.h"
 #ifdef ENCDEC_HAVE_ONEDNN
@@ -91,7 +94,73 @@ int main(void)
     CHECK_MSG(g2 && !same_bits(g1, g2), "a weight changed before re-freezing is not seen at the first frozen use");
     CHECK_MSG(same_bits(g2, g3), "frozen and unfrozen forwards of the same weights differ");
 
-    ed_tensor *list[] = { x, ref, f1, f2, g1, g2, g3 };
+    /* Optimizer steps: copies remade without a fingerprint, results fresh. */
+    int64_t m0 = 0;
+#ifdef ENCDEC_HAVE_ONEDNN
+    m0 = odnn_weight_cache_moved_misses();
+#endif
+    ed_optim *o2 = NULL;
+    ed_tensor *h1 = NULL, *h2 = NULL, *h3 = NULL;
+    if (CHECK_OK(ed_optim_new(ps, &oa, &o2))) {
+        for (int step = 0; step < 2; step++) {
+            ed_tensor *y = NULL;
+            CHECK_OK(ed_model_forward(m, x, 1, &y));
+            if (y) CHECK_OK(ed_backward(y, y));
+            CHECK_OK(ed_optim_step(o2));
+            ed_params_zero_grad(ps);
+            ed_tensor_free(y);
+        }
+        ed_optim_free(o2);
+        h1 = forward(m, x);
+        ed_backend_set_enabled(false);
+        h2 = forward(m, x);   /* the reference on the weights as they are */
+        ed_backend_set_enabled(true);
+        double s = 0, e = 0;
+        for (int64_t j = 0; h1 && h2 && j < h2->numel; j++) {
+            s = fmax(s, fabs(ed__get(h2, j)));
+            e = fmax(e, fabs(ed__get(h1, j) - ed__get(h2, j)));
+        }
+        CHECK_MSG(h1 && h2 && e <= 1e-5 * s, "after optimizer steps: error %.3g of the scale %.3g", e, s);
+#ifdef ENCDEC_HAVE_ONEDNN
+        CHECK_MSG(odnn_weight_cache_moved_misses() > m0, "optimizer steps did not spare the stale copies' fingerprints");
+#endif
+        /* a write through the pointer after the steps (no version change) */
+        float *w1 = ed_tensor_data(ed_params_tensor(ps, 0));
+        w1[7] += 1.0f;
+        h3 = forward(m, x);
+        CHECK_MSG(h3 && !same_bits(h1, h3), "a weight written after an optimizer step is not seen");
+    }
+    /* A step, then the weights before it written back through the pointer:
+     * the copy made after the step must not pass for theirs. */
+    if (CHECK_OK(ed_optim_new(ps, &oa, &o2))) {
+        ed_tensor *w = ed_params_tensor(ps, 0), *saved = NULL;
+        CHECK_OK(ed_tensor_clone(w, &saved));
+        ed_tensor *y = NULL;
+        CHECK_OK(ed_model_forward(m, x, 1, &y));
+        if (y) CHECK_OK(ed_backward(y, y));
+        CHECK_OK(ed_optim_step(o2));
+        ed_params_zero_grad(ps);
+        ed_tensor_free(y);
+        ed_optim_free(o2);
+        ed_tensor_free(forward(m, x));   /* copies of the stepped weights */
+        if (saved) memcpy(ed_tensor_data(w), ed_tensor_data(saved), sizeof(float) * (size_t)w->numel);
+        ed_tensor *a = forward(m, x);
+        ed_backend_set_enabled(false);
+        ed_tensor *b = forward(m, x);
+        ed_backend_set_enabled(true);
+        double s = 0, e = 0;
+        for (int64_t j = 0; a && b && j < b->numel; j++) {
+            s = fmax(s, fabs(ed__get(b, j)));
+            e = fmax(e, fabs(ed__get(a, j) - ed__get(b, j)));
+        }
+        CHECK_MSG(a && b && e <= 1e-5 * s, "weights written back after a step: error %.3g of the scale %.3g", e, s);
+        ed_tensor_free(a);
+        ed_tensor_free(b);
+        ed_tensor_free(saved);
+    }
+    (void)m0;
+
+    ed_tensor *list[] = { x, ref, f1, f2, g1, g2, g3, h1, h2, h3 };
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) ed_tensor_free(list[i]);
     ed_model_free(m);
     return check_done();

@@ -31,6 +31,9 @@ struct ed_tensor {
                                   else gets it back in NCHW first (ed__grad_plain) */
     uint64_t frozen;           /* 0, or the generation of the ed_model_freeze that froze it: the
                                   weight cache then trusts its bytes (onednn_common.c) */
+    uint64_t version;          /* 0, or a number ed_optim_step gives it (unique) whenever it updates
+                                  it: the weight cache then knows a cached copy is stale without
+                                  reading the weight (it still checks every other change) */
     ed_tensor *grad;           /* accumulated gradient (same shape, f32/f64) */
     struct ed_node *node;      /* the op that made it; NULL for leaves */
 };

@@ -27,6 +27,8 @@
  *          p = p + ((-lr/bc1) * m) / (sqrt(v)/sqrt(bc2) + eps)              */
 #include "core/ed_internal.h"
 
+#include <stdatomic.h>
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -194,6 +196,8 @@ static void run_range(ed_optim *o, int64_t begin, int64_t end, int64_t steps_bef
         adam_run(&o->a, o->data + begin, o->grad + begin, o->m1 + begin, o->m2 + begin, n, steps_before + 1);
 }
 
+static _Atomic uint64_t param_versions;
+
 ed_status ed_optim_step(ed_optim *o)
 {
     if (!o) return ed__err(ED_E_ARG, "optim_step: optimizer is NULL");
@@ -212,7 +216,10 @@ ed_status ed_optim_step(ed_optim *o)
         int j = i + 1;
         while (j < o->n && ed_tensor_grad(o->s[j].t) && o->s[j].steps == o->s[i].steps) j++;
         run_range(o, o->s[i].off, o->s[j - 1].off + o->s[j - 1].numel, o->s[i].steps);
-        for (int k = i; k < j; k++) o->s[k].steps++;
+        for (int k = i; k < j; k++) {
+            o->s[k].steps++;
+            o->s[k].t->version = atomic_fetch_add(&param_versions, 1) + 1;   /* changed: see ed_tensor.version */
+        }
         i = j;
     }
     o->steps++;

@@ -423,10 +423,10 @@ static ed_status fwd_run(int kind, const void *params, ed_tensor *const *t, cons
             if (i != 2 || t[2]) dd[n++] = d[i];
         const bool keep = kind == CONV_FWD && ((const ed__conv_params *)params)->keep_src;
         void *pre[4] = { keep ? odnn_conv_keep_src(t[5], e, t[0]->data) : NULL, NULL, NULL, NULL };
-        odnn_trust_weight(t[1]->data, t[1]->frozen);
+        odnn_weight_tensor(t[1]);
         st = wscaled(kind, params) ? odnn_run_scaled(e, dd, ed__cf64(t[4]), t[4]->numel, op)
                                    : odnn_run_pre(e, dd, pre[0] ? pre : NULL, op);
-        odnn_trust_weight(NULL, 0);
+        odnn_weight_tensor(NULL);
     }
     odnn_unlock();
     return st;
@@ -455,8 +455,10 @@ static ed_status bwd_run(int kind_data, int kind_w, const void *params, ed_tenso
     odnn_prim *ebd = NULL;
     if (gx) {
         ebd = odnn_conv_entry(kind_data, params, x, w, gy->shape, false);
+        odnn_weight_tensor(w);
         st = ebd ? odnn_run(ebd, (void *[]){ gy->data, w->data, gx->data }, op)
                  : ed__err(ED_E_UNSUPPORTED, "%s: oneDNN kernel unavailable for these arguments", op);
+        odnn_weight_tensor(NULL);
     }
     /* oneDNN's bf16 deconvolution backward-weights sums the bias gradient
      * in a plain C++ loop over bf16 diff_dst (about 10% of a bf16 unet32

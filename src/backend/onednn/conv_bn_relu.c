@@ -100,7 +100,9 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
         data[n] = w->data, pre[n++] = NULL;
         if (b) data[n] = b->data, pre[n++] = NULL;
         data[n] = ys->data, pre[n++] = ys->data;
+        odnn_weight_tensor(w);
         s = odnn_run_pre(e, data, pre, "conv_bn_relu");
+        odnn_weight_tensor(NULL);
     }
     odnn_unlock();
     ED_TRY(s);
@@ -189,9 +191,11 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
          * left in the primitive's NHWC float32, no layout pass. */
         const bool keep_nhwc = e && p->conv.gx_overwrite && x->node && x->node->takes_nhwc_grad &&
                                md_is(&e->args[2].prim_md, x->shape, dnnl_f32);
+        odnn_weight_tensor(w);
         s = e ? odnn_run_pre(e, (void *[]){ gy, w->data, gx->data }, (void *[]){ gy, NULL, keep_nhwc ? gx->data : NULL },
                              "conv_bn_relu")
               : ed__err(ED_E_UNSUPPORTED, "conv_bn_relu: oneDNN kernel unavailable for these arguments");
+        odnn_weight_tensor(NULL);
         if (s == ED_OK && keep_nhwc) gx->nhwc = grad_layout();
     }
     if (s == ED_OK && (gw || gb)) {

@@ -86,9 +86,9 @@ static ed_status chain_run(const void *params, ed_tensor *const *t)
         data[k] = w->data, pre[k++] = NULL;
         if (b) data[k] = b->data, pre[k++] = NULL;
         data[k] = last ? t[1]->data : dst, pre[k++] = dst;
-        odnn_trust_weight(w->data, w->frozen);
+        odnn_weight_tensor(w);
         st = odnn_run_pre_scaled(e, data, pre, s ? ed__cf64(s) : NULL, s ? s->numel : 0, "conv chain");
-        odnn_trust_weight(NULL, 0);
+        odnn_weight_tensor(NULL);
     }
     odnn_unlock();
     ed__scratch_free(buf[1]);

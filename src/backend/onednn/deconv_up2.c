@@ -191,8 +191,10 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
     if (!z) return ed__err(ED_E_NOMEM, "conv_transpose2d: out of memory for the up-sampler's products");
     odnn_lock();
     odnn_prim *e = entry(FWD, x, w);
+    odnn_weight_tensor(w);
     ed_status st = e ? odnn_run_pre(e, (void *[]){ x->data, w->data, z }, (void *[]){ NULL, NULL, z }, "conv_transpose2d")
                      : ed__err(ED_E_UNSUPPORTED, "conv_transpose2d: oneDNN kernel unavailable for these arguments");
+    odnn_weight_tensor(NULL);
     odnn_unlock();
     if (st == ED_OK) unpack(z, b ? ed__cf32(b) : NULL, N, Co, H, W, ed__f32(t[3]));
     ed__scratch_free(z);
@@ -213,8 +215,10 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
         odnn_lock();
         if (gx) {
             odnn_prim *e = entry(BWD_DATA, x, w);
+            odnn_weight_tensor(w);
             st = e ? odnn_run_pre(e, (void *[]){ gz, w->data, gx->data }, (void *[]){ gz, NULL, NULL }, "conv_transpose2d")
                    : ed__err(ED_E_UNSUPPORTED, "conv_transpose2d: oneDNN kernel unavailable for these arguments");
+            odnn_weight_tensor(NULL);
         }
         if (gw && st == ED_OK) {
             odnn_prim *e = entry(BWD_W, x, w);

@@ -429,7 +429,7 @@ static ed_status graph_run(const void *params, ed_tensor *const *t)
             }
         }
         void *dst = last ? NULL : buf[i + 1];
-        if (g->w) odnn_trust_weight(g->w->data, g->w->frozen);
+        odnn_weight_tensor(g->w);
         if (g->kind == ED_GSTEP_CAT) {
             cat_part(p, pl, buf, g->in, 0, &pl->md[i + 1], dst);
             cat_part(p, pl, buf, g->in2, p->shape[g->in][1], &pl->md[i + 1], dst);
@@ -463,7 +463,7 @@ static ed_status graph_run(const void *params, ed_tensor *const *t)
             st = odnn_run_pre_scaled(pl->e[i], data, pre, g->s ? ed__cf64(g->s) : NULL, g->s ? g->s->numel : 0,
                                      "infer graph");
         }
-        odnn_trust_weight(NULL, 0);
+        odnn_weight_tensor(NULL);
         /* Values read for the last time by this step go. */
         for (int v = 1; v <= i; v++)
             if (buf[v] && p->last_use[v] <= i) ed__scratch_free(buf[v]), buf[v] = NULL;

@@ -249,21 +249,26 @@ typedef struct {
     const void *src;
     dnnl_memory_desc_t md;
     uint64_t fpw[4], fps[4];   /* fingerprints of the weight and of the folded scales (0 for none) */
+    bool fpw_known;            /* fpw was taken of the bytes the copy was made from */
     uint64_t verified_gen;     /* the freeze generation under which fpw was last checked (0: none) */
+    uint64_t version;          /* the weight tensor's version when the copy was made (0: unknown) */
     void *buf;
     size_t bytes;
 } wslot;
 static wslot wc[WC_SLOTS];
 static size_t wc_bytes;
 static int wc_next;
-static int64_t wc_hits, wc_misses, wc_trusted;
-static const void *trust_ptr;
-static uint64_t trust_gen;
+static int64_t wc_hits, wc_misses, wc_trusted, wc_moved;
+static const ed_tensor *weight_tensor;
 
-void odnn_trust_weight(const void *data, uint64_t gen)
+void odnn_weight_tensor(const ed_tensor *w) { weight_tensor = w; }
+
+int64_t odnn_weight_cache_moved_misses(void)
 {
-    trust_ptr = gen ? data : NULL;
-    trust_gen = data ? gen : 0;
+    odnn_lock();
+    const int64_t n = wc_moved;
+    odnn_unlock();
+    return n;
 }
 
 int64_t odnn_weight_cache_trusted_hits(void)
@@ -356,7 +361,7 @@ void odnn_weight_cache_clear(void)
     }
     wc_bytes = 0;
     wc_next = 0;
-    wc_hits = wc_misses = wc_trusted = 0;
+    wc_hits = wc_misses = wc_trusted = wc_moved = 0;
 }
 
 void odnn_weight_cache_stats(int64_t *hits, int64_t *misses)
@@ -379,17 +384,27 @@ static void *weight_get(odnn_arg *a, const void *user, const double *scale, int6
     wslot *s = NULL;
     for (int i = 0; i < WC_SLOTS && !s; i++)
         if (wc[i].used && wc[i].src == user && dnnl_memory_desc_equal(&wc[i].md, &a->prim_md)) s = &wc[i];
-    const uint64_t gen = trust_ptr == user ? trust_gen : 0;
-    if (gen && s && s->valid && s->verified_gen == gen && memcmp(s->fps, fs, sizeof fs) == 0) {
+    const ed_tensor *wt = weight_tensor && weight_tensor->data == user ? weight_tensor : NULL;
+    const uint64_t gen = wt ? wt->frozen : 0, ver = wt ? wt->version : 0;
+    if (gen && s && s->valid && s->fpw_known && s->verified_gen == gen && memcmp(s->fps, fs, sizeof fs) == 0) {
         wc_hits++;
         wc_trusted++;   /* frozen since the last check: no read of the weight */
         return s->buf;
     }
-    fingerprint(user, user_bytes, fw);
-    if (s && s->valid && memcmp(s->fpw, fw, sizeof fw) == 0 && memcmp(s->fps, fs, sizeof fs) == 0) {
-        wc_hits++;
-        s->verified_gen = gen;
-        return s->buf;
+    /* Updated by the optimizer since the copy was made: stale for sure,
+     * so no fingerprint (each training step's misses read the weights
+     * once, for the reorder, instead of twice). */
+    const bool moved = ver && s && s->version && s->version != ver;
+    if (moved) wc_moved++;
+    if (!moved) {
+        fingerprint(user, user_bytes, fw);
+        if (s && s->valid && s->fpw_known && memcmp(s->fpw, fw, sizeof fw) == 0 &&
+            memcmp(s->fps, fs, sizeof fs) == 0) {
+            wc_hits++;
+            s->verified_gen = gen;
+            s->version = ver;
+            return s->buf;
+        }
     }
     wc_misses++;
     size_t bytes = dnnl_memory_desc_get_size(&a->prim_md);
@@ -449,9 +464,11 @@ static void *weight_get(odnn_arg *a, const void *user, const double *scale, int6
         *ok = false;
         return NULL;
     }
-    memcpy(s->fpw, fw, sizeof fw);
+    if (!moved) memcpy(s->fpw, fw, sizeof fw);
+    s->fpw_known = !moved;   /* unknown: the next use that cannot tell from the version fingerprints and remakes */
     memcpy(s->fps, fs, sizeof fs);
-    s->verified_gen = gen;
+    s->verified_gen = moved ? 0 : gen;
+    s->version = ver;
     s->valid = true;
     return s->buf;
 }

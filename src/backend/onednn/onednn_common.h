@@ -132,13 +132,18 @@ bool odnn_set_scratch(odnn_prim *p, const_dnnl_primitive_desc_t pd);
  * folded weight (odnn_run_scaled) adds its scales to the fingerprint.
  * Bounded: 256 entries and 512 MiB, then emptied. */
 void odnn_weight_cache_clear(void);
-/* The next runs may trust the weight at data (a frozen tensor, generation
- * gen: ed_tensor.frozen) not to have changed since the cache last checked
- * it under that generation: its fingerprint is not taken again (scales
- * still are). data NULL (or gen 0) ends the trust. Call with the lock held. */
-void odnn_trust_weight(const void *data, uint64_t gen);
-/* Hits served without a fingerprint of the weight since the last clear. */
+/* The weight tensor behind the next runs' cached weight (NULL: none), so
+ * the cache can use what it says of itself: a frozen weight (ed_tensor.
+ * frozen) checked under that freeze is not fingerprinted again; a weight
+ * whose version (ed_tensor.version) moved since its copy was made is stale
+ * for sure and reordered without being fingerprinted first. Every other
+ * case is decided by the fingerprint, as without it. Call with the lock
+ * held; NULL when the runs are done. */
+void odnn_weight_tensor(const ed_tensor *w);
+/* Since the last clear: hits served without a fingerprint of the weight
+ * (frozen), and misses decided without one (version moved). */
 int64_t odnn_weight_cache_trusted_hits(void);
+int64_t odnn_weight_cache_moved_misses(void);
 /* Counters since the last clear, for tests. */
 void odnn_weight_cache_stats(int64_t *hits, int64_t *misses);
 
