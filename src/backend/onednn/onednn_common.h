@@ -126,10 +126,16 @@ bool odnn_set_scratch(odnn_prim *p, const_dnnl_primitive_desc_t pd);
  * where present, same values without), each step a bijection, so changing
  * any single word always changes it; the lanes are folded into 4 words by
  * xor, and other changes escape only if those collide (about 2^-256 for
- * unrelated data). It costs one single-threaded read of the weights at
- * memory speed (about 30 MB a forward pass for unet32: 4 ms at 1 thread
- * here), far less than a reorder: no write and no parallel region. A
- * folded weight (odnn_run_scaled) adds its scales to the fingerprint.
+ * unrelated data). It costs one read of the weights at memory speed, in
+ * parallel pieces (about 30 MB a forward pass for unet32), far less than a
+ * reorder. A folded weight (odnn_run_scaled) has its scales fingerprinted
+ * too. Two shortcuts skip the weight's read where the tensor says enough
+ * (odnn_weight_tensor): a version the optimizer moved means stale (the copy
+ * is remade; its fingerprint is then unknown, so the next undecided use
+ * fingerprints and remakes), and a frozen model's weight checked once under
+ * its freeze is trusted. Neither can serve a stale copy for a change the
+ * fingerprint would have seen, except a write through ed_tensor_data into a
+ * frozen model, which freezing forbids.
  * Bounded: 256 entries and 512 MiB, then emptied. */
 void odnn_weight_cache_clear(void);
 /* The weight tensor behind the next runs' cached weight (NULL: none), so
