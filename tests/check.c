@@ -41,6 +41,21 @@ int check_done(void)
     return check_failed ? 1 : 0;
 }
 
+double check_max_abs_err(const ed_tensor *a, const ed_tensor *e, double *scale)
+{
+    if (scale) *scale = 0;
+    if (!a || !e || a->ndim != e->ndim) return INFINITY;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != e->shape[i]) return INFINITY;
+    double s = 0, m = 0;
+    for (int64_t i = 0; i < e->numel; i++) {
+        s = fmax(s, fabs(ed__get(e, i)));
+        m = fmax(m, fabs(ed__get(a, i) - ed__get(e, i)));
+    }
+    if (scale) *scale = s;
+    return m;
+}
+
 double check_max_rel_err(const ed_tensor *a, const ed_tensor *e, double floor)
 {
     if (!a || !e || a->ndim != e->ndim) return INFINITY;

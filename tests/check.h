@@ -25,6 +25,10 @@ int check_done(void);
 /* Max relative error |a-b| / max(|b|, atol_floor) over all elements; shapes
  * must agree (else +inf). */
 double check_max_rel_err(const ed_tensor *actual, const ed_tensor *expected, double floor);
+/* The largest |actual - expected| over all elements, and in *scale (may
+ * be NULL) the largest |expected|: for errors judged against a tensor's
+ * scale. +inf when either is NULL or the shapes differ. */
+double check_max_abs_err(const ed_tensor *actual, const ed_tensor *expected, double *scale);
 /* Passes when check_max_rel_err <= rtol; prints the name and the error. */
 #define CHECK_CLOSE(name, actual, expected, rtol) check_close((name), (actual), (expected), (rtol), __FILE__, __LINE__)
 int check_close(const char *name, const ed_tensor *a, const ed_tensor *e, double rtol, const char *file, int line);

@@ -81,9 +81,8 @@ static void one_case(const char *name, int n, const int64_t *ch, int k, int64_t 
         ed_tensor *want = one_by_one(x, &c, k / 2);
         ed_backend_set_enabled(true);
         ed_set_conv_precision(ED_PRECISION_F32);
-        double scale = 0, err = 0;
-        for (int64_t j = 0; want && j < want->numel; j++) scale = fmax(scale, fabs(ed__get(want, j)));
-        for (int64_t j = 0; got && want && j < want->numel; j++) err = fmax(err, fabs(ed__get(got, j) - ed__get(want, j)));
+        double scale = 0;
+        const double err = check_max_abs_err(got, want, &scale);
         CHECK_MSG(got && want && got->numel == want->numel && err <= (bf ? 1e-3 : 1e-5) * scale,
                   "%s (%s): error %.3g of the scale %.3g", name, bf ? "bf16" : "f32", err / fmax(scale, 1e-30), scale);
         ed_tensor_free(got);

@@ -33,9 +33,8 @@ static ed_tensor *as_f64(const ed_tensor *t, bool round)
 
 static double rel_err(const ed_tensor *got, const ed_tensor *want)
 {
-    double s = 0, e = 0;
-    for (int64_t i = 0; i < want->numel; i++) s = fmax(s, fabs(ed__get(want, i)));
-    for (int64_t i = 0; i < want->numel; i++) e = fmax(e, fabs(ed__get(got, i) - ed__get(want, i)));
+    double s = 0;
+    const double e = check_max_abs_err(got, want, &s);
     return e / fmax(s, 1e-30);
 }
 

@@ -24,6 +24,17 @@ static ed_tensor *forward(ed_model *m, const ed_tensor *x)
     return y;
 }
 
+/* One training step: forward, backward of sum(y * y) / 2 (gy = y), optimizer step. */
+static void train_step(ed_model *m, const ed_tensor *x, ed_optim *opt)
+{
+    ed_tensor *y = NULL;
+    CHECK_OK(ed_model_forward(m, x, 1, &y));
+    if (y) CHECK_OK(ed_backward(y, y));
+    CHECK_OK(ed_optim_step(opt));
+    ed_params_zero_grad(ed_model_params(m));
+    ed_tensor_free(y);
+}
+
 static bool same_bits(const ed_tensor *a, const ed_tensor *b)
 {
     return a && b && a->numel == b->numel && !memcmp(a->data, b->data, (size_t)a->numel * sizeof(float));
@@ -102,24 +113,14 @@ int main(void)
     ed_optim *o2 = NULL;
     ed_tensor *h1 = NULL, *h2 = NULL, *h3 = NULL;
     if (CHECK_OK(ed_optim_new(ps, &oa, &o2))) {
-        for (int step = 0; step < 2; step++) {
-            ed_tensor *y = NULL;
-            CHECK_OK(ed_model_forward(m, x, 1, &y));
-            if (y) CHECK_OK(ed_backward(y, y));
-            CHECK_OK(ed_optim_step(o2));
-            ed_params_zero_grad(ps);
-            ed_tensor_free(y);
-        }
+        for (int step = 0; step < 2; step++) train_step(m, x, o2);
         ed_optim_free(o2);
         h1 = forward(m, x);
         ed_backend_set_enabled(false);
         h2 = forward(m, x);   /* the reference on the weights as they are */
         ed_backend_set_enabled(true);
-        double s = 0, e = 0;
-        for (int64_t j = 0; h1 && h2 && j < h2->numel; j++) {
-            s = fmax(s, fabs(ed__get(h2, j)));
-            e = fmax(e, fabs(ed__get(h1, j) - ed__get(h2, j)));
-        }
+        double s = 0;
+        const double e = check_max_abs_err(h1, h2, &s);
         CHECK_MSG(h1 && h2 && e <= 1e-5 * s, "after optimizer steps: error %.3g of the scale %.3g", e, s);
 #ifdef ENCDEC_HAVE_ONEDNN
         CHECK_MSG(odnn_weight_cache_moved_misses() > m0, "optimizer steps did not spare the stale copies' fingerprints");
@@ -135,12 +136,7 @@ int main(void)
     if (CHECK_OK(ed_optim_new(ps, &oa, &o2))) {
         ed_tensor *w = ed_params_tensor(ps, 0), *saved = NULL;
         CHECK_OK(ed_tensor_clone(w, &saved));
-        ed_tensor *y = NULL;
-        CHECK_OK(ed_model_forward(m, x, 1, &y));
-        if (y) CHECK_OK(ed_backward(y, y));
-        CHECK_OK(ed_optim_step(o2));
-        ed_params_zero_grad(ps);
-        ed_tensor_free(y);
+        train_step(m, x, o2);
         ed_optim_free(o2);
         ed_tensor_free(forward(m, x));   /* copies of the stepped weights */
         if (saved) memcpy(ed_tensor_data(w), ed_tensor_data(saved), sizeof(float) * (size_t)w->numel);
@@ -148,11 +144,8 @@ int main(void)
         ed_backend_set_enabled(false);
         ed_tensor *b = forward(m, x);
         ed_backend_set_enabled(true);
-        double s = 0, e = 0;
-        for (int64_t j = 0; a && b && j < b->numel; j++) {
-            s = fmax(s, fabs(ed__get(b, j)));
-            e = fmax(e, fabs(ed__get(a, j) - ed__get(b, j)));
-        }
+        double s = 0;
+        const double e = check_max_abs_err(a, b, &s);
         CHECK_MSG(a && b && e <= 1e-5 * s, "weights written back after a step: error %.3g of the scale %.3g", e, s);
         ed_tensor_free(a);
         ed_tensor_free(b);

@@ -124,11 +124,7 @@ static ed_tensor *one_by_one(const ed_tensor *x, const graph *gr)
 
 static double max_err(const ed_tensor *got, const ed_tensor *want, double *scale)
 {
-    double s = 0, e = 0;
-    for (int64_t j = 0; j < want->numel; j++) s = fmax(s, fabs(ed__get(want, j)));
-    for (int64_t j = 0; j < want->numel; j++) e = fmax(e, fabs(ed__get(got, j) - ed__get(want, j)));
-    *scale = s;
-    return e / fmax(s, 1e-30);
+    return check_max_abs_err(got, want, scale) / fmax(*scale, 1e-30);
 }
 
 /* Whether the oneDNN kernel takes the graph (shapes and last uses as the
