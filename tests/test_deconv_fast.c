@@ -107,6 +107,11 @@ static void test_random_shapes(void)
     compare(&(cfg){ .N = 2, .cin = 64, .cout = 8, .H = 16, .W = 16, .kh = 2, .kw = 2, .bias = true });
     compare(&(cfg){ .N = 1, .cin = 129, .cout = 33, .H = 17, .W = 16, .kh = 2, .kw = 2, .bias = true });
     compare(&(cfg){ .N = 1, .cin = 260, .cout = 3, .H = 5, .W = 3, .kh = 3, .kw = 2, .bias = false });
+    /* The 2x2 weight gradient's register transposes (channels a multiple of
+     * 8, runs of 8 pixels within an image row): rows of 13 (runs and
+     * single pixels), pixel chunks across images, and 8-channel panels. */
+    compare(&(cfg){ .N = 3, .cin = 24, .cout = 16, .H = 11, .W = 13, .kh = 2, .kw = 2, .bias = true });
+    compare(&(cfg){ .N = 2, .cin = 40, .cout = 8, .H = 9, .W = 8, .kh = 2, .kw = 2, .bias = false });
 }
 
 static ed__conv_params params_s(int sh, int sw)

@@ -213,16 +213,38 @@ ed_status ed_backward(ed_tensor *root, const ed_tensor *grad)
     }
     free(stack);
 
-    /* Seed the root's gradient. */
+    /* Seed the root's gradient. A non-leaf root without one yet gets it
+     * written, not zero-filled and added to (two passes fewer over a
+     * gradient as large as the output); a leaf accumulates. */
     ed_tensor *g;
-    ed_status st = grad_buffer(root, &g);
+    ed_status st;
+    int fresh = 0;
+    if (root->node && !root->grad_defined) {
+        /* ed__grad_of_overwrite's path for a tensor that is its own node's output. */
+        st = root->grad ? ED_OK : ed__alloc(root->dtype == ED_F64 ? ED_F64 : ED_F32, root->ndim, root->shape, &root->grad);
+        if (st == ED_OK) {
+            root->grad->nhwc = 0;
+            root->grad_defined = 1;
+            fresh = 1;
+        }
+        g = root->grad;
+    } else {
+        st = grad_buffer(root, &g);
+    }
     if (st == ED_OK) {
         int64_t n = root->numel;
         if (g->dtype == ED_F32 && (!grad || grad->dtype == ED_F32)) {
             float *gd = g->data;
             const float *sd = grad ? grad->data : NULL;
-            ED_PARALLEL_FOR_IF(n > 65536)
-            for (int64_t i = 0; i < n; i++) gd[i] += sd ? sd[i] : 1.0f;
+            if (fresh) {
+                ED_PARALLEL_FOR_IF(n > 65536)
+                for (int64_t i = 0; i < n; i++) gd[i] = sd ? sd[i] : 1.0f;
+            } else {
+                ED_PARALLEL_FOR_IF(n > 65536)
+                for (int64_t i = 0; i < n; i++) gd[i] += sd ? sd[i] : 1.0f;
+            }
+        } else if (fresh) {
+            for (int64_t i = 0; i < n; i++) ed__set(g, i, grad ? ed__get(grad, i) : 1.0);
         } else {
             for (int64_t i = 0; i < n; i++) ed__set(g, i, ed__get(g, i) + (grad ? ed__get(grad, i) : 1.0));
         }

@@ -292,6 +292,110 @@ static void gather_gt(const float *gyn, const int64_t *moff, const int64_t *off,
 
 static int64_t round_up(int64_t a, int64_t b) { return cdiv(a, b) * b; }
 
+#if defined(__AVX512F__) && MR == 8
+/* The weight gradient's packing for the 2x2 up-sampler, 8 pixels of one
+ * image row at a time: the same values as pack_x and gather_gt, moved by
+ * register transposes instead of one element at a time (those two loops
+ * were a third of the backward's time). */
+
+/* d[q*8 + r] = s[r*ls + q] for r, q < 8. */
+static inline void tr8x8_ps(const float *s, int64_t ls, float *d)
+{
+    __m256 r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(s + i * ls);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(d + i * 8, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(d + (i + 4) * 8, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    }
+}
+
+/* The same for pairs of floats moved as one 64-bit element: row q of d
+ * (stride ld floats) gets element q of each of the 8 rows of s. */
+static inline void tr8x8_pairs(const float *s, int64_t ls, float *d, int64_t ld)
+{
+    __m512d r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm512_castps_pd(_mm512_loadu_ps(s + i * ls));
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);       /* elements 0, 2, 4, 6 of rows i, i+1 */
+        t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);   /* 1, 3, 5, 7 */
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; h++) {
+            u[i + 2 * h] = _mm512_shuffle_f64x2(t[i + h], t[i + 2 + h], 0x88);
+            u[i + 2 * h + 1] = _mm512_shuffle_f64x2(t[i + h], t[i + 2 + h], 0xDD);
+        }
+    /* u[0]: elements 0, 4 of rows 0-3; u[1]: 2, 6; u[2]: 1, 5; u[3]: 3, 7 (u[4..7]: rows 4-7). */
+    static const int col[4] = { 0, 2, 1, 3 };
+    for (int i = 0; i < 4; i++) {
+        _mm512_storeu_pd((double *)(d + col[i] * ld), _mm512_shuffle_f64x2(u[i], u[i + 4], 0x88));
+        _mm512_storeu_pd((double *)(d + (col[i] + 4) * ld), _mm512_shuffle_f64x2(u[i], u[i + 4], 0xDD));
+    }
+}
+
+/* pack_x with mr a multiple of 8. */
+static void pack_x8(const geom *g, const float *xd, int64_t r0, int64_t mr, int64_t p0, int64_t kc, float *Ap)
+{
+    for (int64_t k = 0; k < kc;) {
+        const int64_t n = (p0 + k) / g->HW, p = (p0 + k) % g->HW, len = min64(kc - k, g->HW - p);
+        const float *src = xd + (n * g->Cin + r0) * g->HW + p;
+        for (int64_t i = 0; i < mr; i += MR) {
+            float *d = Ap + i * kc + k * MR;
+            const float *si = src + i * g->HW;
+            int64_t q = 0;
+            for (; q + 8 <= len; q += 8) tr8x8_ps(si + q, g->HW, d + q * MR);
+            for (; q < len; q++)
+                for (int r = 0; r < MR; r++) d[q * MR + r] = si[r * g->HW + q];
+        }
+        k += len;
+    }
+}
+
+/* gather_gt for a 2x2 kernel with nc a multiple of NR and m0 of 4: a panel's
+ * 32 columns are 8 channels x (i, j), and (j = 0, 1) are adjacent in gy. */
+static void gather_gt_k22(const geom *g, const float *gyd, int64_t p0, int64_t kc, int64_t m0, int64_t nc, float *Bp)
+{
+    const int64_t plane = g->Ho * g->Wo;
+    for (int64_t jb = 0; jb < nc; jb += NR) {
+        float *d = Bp + jb * kc;
+        const int64_t o0 = (m0 + jb) / 4;
+        for (int64_t k = 0; k < kc;) {
+            const int64_t P = p0 + k, n = P / g->HW, h = P % g->HW / g->W, w = P % g->W;
+            const float *base = gyd + (n * g->Cout + o0) * plane + 2 * h * g->Wo + 2 * w;
+            if (w + 8 <= g->W && k + 8 <= kc) {
+                /* rows (o, i) = 2o + i: 8 channels x 2 rows, in two halves of 4 channels */
+                for (int half = 0; half < 2; half++) {
+                    const float *s = base + 4 * half * plane;
+                    float rows[8][16];
+                    const float *rp[8];
+                    for (int oi = 0; oi < 8; oi++) rp[oi] = s + (oi / 2) * plane + (oi % 2) * g->Wo;
+                    /* the rows are not equally spaced (channel vs row step): copy to a stride */
+                    for (int oi = 0; oi < 8; oi++) _mm512_storeu_ps(rows[oi], _mm512_loadu_ps(rp[oi]));
+                    tr8x8_pairs(&rows[0][0], 16, d + k * NR + 16 * half, NR);
+                }
+                k += 8;
+            } else {
+                for (int64_t c = 0; c < NR; c++) {
+                    const int64_t o = c / 4, i = c / 2 % 2, j = c % 2;
+                    d[k * NR + c] = base[o * plane + i * g->Wo + j];
+                }
+                k++;
+            }
+        }
+    }
+}
+#endif
+
+
 /* ---- supports -------------------------------------------------------------- */
 
 static bool is_f32(const ed_tensor *t) { return !t || t->dtype == ED_F32; }
@@ -458,9 +562,20 @@ static ed_status bwd_weight(const geom *g, const float *xd, const float *gyd, co
         /* KC-pixel chunks of the whole batch, in order. */
         for (int64_t p0 = 0; p0 < P; p0 += KC) {
             const int64_t kc = min64(KC, P - p0);
-            pack_x(g, xd, r0, mr, p0, kc, Ap);
-            pixel_offsets(g, p0, kc, off);
-            gather_gt(gyd, moff, off, kc, c0, nc, Bp);
+#if defined(__AVX512F__) && MR == 8
+            if (mr % MR == 0) pack_x8(g, xd, r0, mr, p0, kc, Ap);
+            else
+#endif
+                pack_x(g, xd, r0, mr, p0, kc, Ap);
+#if defined(__AVX512F__) && MR == 8
+            if (g->kh == 2 && g->kw == 2 && nc % NR == 0 && c0 % 4 == 0) {
+                gather_gt_k22(g, gyd, p0, kc, c0, nc, Bp);
+            } else
+#endif
+            {
+                pixel_offsets(g, p0, kc, off);
+                gather_gt(gyd, moff, off, kc, c0, nc, Bp);
+            }
             gemm(mr, nc, kc, Ap, Bp, gwd + r0 * g->M + c0, g->M, 1);
         }
     }
