@@ -12,9 +12,10 @@
  *
  * Elementwise work is float32 (the double arithmetic of ops/
  * batch_norm_kern.h made these loops compute-bound, 2x a layout pass);
- * sums are float32 over runs of 16 pixels and double beyond: one chain per
- * channel in pixel order within a chunk of CHUNK pixels of one image, then
- * the chunks in order, fixed whatever the thread count. The AVX-512 loops
+ * sums are float32 over runs of 16 pixels and double beyond (the
+ * statistics in one pass, merging the runs' means and deviations, below):
+ * one chain per channel in pixel order within a chunk of CHUNK pixels of
+ * one image, then the chunks in order, fixed whatever the thread count. The AVX-512 loops
  * (16 channels a vector) and the plain ones give the same bits (the build
  * does not contract to FMA). */
 #include "backend/onednn/bn_nhwc.h"
@@ -51,92 +52,123 @@ static inline void add_rows(__m512 acc, __m512d *s0, __m512d *s1)
 
 /* ---- statistics ----------------------------------------------------------- */
 
-/* part[item * C + c] = sum over the item's pixels of f(y), f = y or
- * (y - mean)^2: float32 over each run of 16 pixels, those partials in
- * double, in pixel order. */
-static void sums(const float *y, bool blk, int64_t N, int64_t HW, int64_t C, const float *meanf, double *part)
+/* One pass over y: each run of 16 pixels gives its float32 sum, mean (sum /
+ * 16, exact) and sum of squared deviations from that mean; the runs (and a
+ * chunk's last pixels, one at a time) are merged in double in pixel order
+ * by Chan's formula (n, mean, M2) + (nb, mb, qb): d = mb - mean, n' = n +
+ * nb, mean' = mean + d * nb / n', M2' = M2 + qb + d * d * n * nb / n'. The
+ * deviations are taken about the run's own mean, so a large mean does not
+ * cancel the spread, as in two passes, without reading y twice.
+ * part[2 * item * C + c] = the item's mean, part[(2 * item + 1) * C + c]
+ * its M2. */
+static inline void chan_merge(double *n, double *mean, double *m2, double nb, double mb, double qb)
+{
+    const double d = mb - *mean, nn = *n + nb;
+    *m2 = *m2 + qb + d * d * (*n * nb / nn);
+    *mean = *mean + d * (nb / nn);
+    *n = nn;
+}
+
+#if defined(__AVX512F__)
+/* chan_merge on 8 channels at once (the same operations, lane by lane). */
+static inline void chan_merge8(double n, __m512d *mean, __m512d *m2, double nb, __m512d mb, __m512d qb)
+{
+    const double nn = n + nb;
+    const __m512d d = _mm512_sub_pd(mb, *mean);
+    *m2 = _mm512_add_pd(_mm512_add_pd(*m2, qb), _mm512_mul_pd(_mm512_mul_pd(d, d), _mm512_set1_pd(n * nb / nn)));
+    *mean = _mm512_add_pd(*mean, _mm512_mul_pd(d, _mm512_set1_pd(nb / nn)));
+}
+
+static inline __m512d lo8(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+static inline __m512d hi8(__m512 v)
+{
+    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+#endif
+
+static void moments(const float *y, bool blk, int64_t N, int64_t HW, int64_t C, double *part)
 {
     const int64_t nch = chunks_of(HW), items = N * nch, ps = pix_step(blk, C);
     ED_PARALLEL_FOR_IF(N * HW * C > 32768)
     for (int64_t it = 0; it < items; it++) {
         const int64_t n = it / nch, p0 = it % nch * CHUNK, p1 = p0 + CHUNK < HW ? p0 + CHUNK : HW;
-        double *out = part + it * C;
-        int64_t p_full = p0;
+        const int64_t p_full = p0 + (p1 - p0) / 16 * 16;
+        double *om = part + 2 * it * C, *oq = om + C;
 #if defined(__AVX512F__)
-        p_full = p0 + (p1 - p0) / 16 * 16;
         for (int64_t c0 = 0; c0 < C; c0 += 16) {
-            __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
-            const __m512 m = meanf ? _mm512_loadu_ps(meanf + c0) : _mm512_setzero_ps();
+            __m512d m0 = _mm512_setzero_pd(), m1 = m0, q0 = m0, q1 = m0;
+            double cnt = 0;
             for (int64_t q = p0; q < p_full; q += 16) {
                 const float *yq = y + at(blk, HW, C, n, c0, q);
-                __m512 acc = _mm512_setzero_ps();
+                __m512 v[16], acc = _mm512_setzero_ps(), dev = _mm512_setzero_ps();
                 for (int i = 0; i < 16; i++) {
-                    __m512 v = _mm512_loadu_ps(yq + i * ps);
-                    if (meanf) {
-                        v = _mm512_sub_ps(v, m);
-                        v = _mm512_mul_ps(v, v);
-                    }
-                    acc = _mm512_add_ps(acc, v);
+                    v[i] = _mm512_loadu_ps(yq + i * ps);
+                    acc = _mm512_add_ps(acc, v[i]);
                 }
-                add_rows(acc, &s0, &s1);
+                const __m512 mr = _mm512_mul_ps(acc, _mm512_set1_ps(1.0f / 16));
+                for (int i = 0; i < 16; i++) {
+                    const __m512 d = _mm512_sub_ps(v[i], mr);
+                    dev = _mm512_add_ps(dev, _mm512_mul_ps(d, d));
+                }
+                chan_merge8(cnt, &m0, &q0, 16, lo8(mr), lo8(dev));
+                chan_merge8(cnt, &m1, &q1, 16, hi8(mr), hi8(dev));
+                cnt += 16;
             }
-            _mm512_storeu_pd(out + c0, s0);
-            _mm512_storeu_pd(out + c0 + 8, s1);
+            _mm512_storeu_pd(om + c0, m0);
+            _mm512_storeu_pd(om + c0 + 8, m1);
+            _mm512_storeu_pd(oq + c0, q0);
+            _mm512_storeu_pd(oq + c0 + 8, q1);
         }
 #else
         (void)ps;
-        for (int64_t c = 0; c < C; c++) out[c] = 0;
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t q = p0; q + 16 <= p1; q += 16) {
-                float acc = 0;
+        for (int64_t c = 0; c < C; c++) {
+            double cnt = 0, mean = 0, m2 = 0;
+            for (int64_t q = p0; q < p_full; q += 16) {
+                float v[16], acc = 0, dev = 0;
                 for (int i = 0; i < 16; i++) {
-                    float v = y[at(blk, HW, C, n, c, q + i)];
-                    if (meanf) {
-                        v = v - meanf[c];
-                        v = v * v;
-                    }
-                    acc += v;
+                    v[i] = y[at(blk, HW, C, n, c, q + i)];
+                    acc += v[i];
                 }
-                out[c] += (double)acc;
+                const float mr = acc * (1.0f / 16);
+                for (int i = 0; i < 16; i++) {
+                    const float d = v[i] - mr;
+                    dev += d * d;
+                }
+                chan_merge(&cnt, &mean, &m2, 16, (double)mr, (double)dev);
             }
-        p_full = p0 + (p1 - p0) / 16 * 16;
+            om[c] = mean;
+            oq[c] = m2;
+        }
 #endif
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t p = p_full; p < p1; p++) {
-                float v = y[at(blk, HW, C, n, c, p)];
-                if (meanf) {
-                    v = v - meanf[c];
-                    v = v * v;
-                }
-                out[c] += (double)v;
-            }
+        /* The chunk's last pixels, one run each. */
+        for (int64_t c = 0; c < C; c++) {
+            double cnt = (double)(p_full - p0), mean = om[c], m2 = oq[c];
+            for (int64_t p = p_full; p < p1; p++) chan_merge(&cnt, &mean, &m2, 1, (double)y[at(blk, HW, C, n, c, p)], 0);
+            om[c] = mean;
+            oq[c] = m2;
+        }
     }
 }
 
-static void reduce(const double *part, int64_t items, int64_t C, double M, double *out)
-{
-    for (int64_t c = 0; c < C; c++) {
-        double s = 0;
-        for (int64_t it = 0; it < items; it++) s += part[it * C + c];
-        out[c] = s / M;
-    }
-}
-
-/* The chunks' partial sums (two a channel), then room for six per-channel
+/* The chunks' partials (two a channel), then room for six per-channel
  * float constants. */
 int64_t odnn_bn_nhwc_part_size(int64_t N, int64_t HW, int64_t C) { return (2 * N * chunks_of(HW) + 3) * C; }
 
 void odnn_bn_nhwc_stats(const float *y, bool blk, int64_t N, int64_t HW, int64_t C, double *part, double *mean,
                         double *var)
 {
-    const int64_t items = N * chunks_of(HW);
-    const double M = (double)(N * HW);
-    float *meanf = (float *)(part + 2 * items * C);
-    sums(y, blk, N, HW, C, NULL, part);
-    reduce(part, items, C, M, mean);
-    for (int64_t c = 0; c < C; c++) meanf[c] = (float)mean[c];
-    sums(y, blk, N, HW, C, meanf, part);
-    reduce(part, items, C, M, var);
+    const int64_t nch = chunks_of(HW), items = N * nch;
+    moments(y, blk, N, HW, C, part);
+    /* The items in order (their pixel counts follow from the chunking). */
+    for (int64_t c = 0; c < C; c++) {
+        double cnt = 0, m = 0, m2 = 0;
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t p0 = it % nch * CHUNK, len = (p0 + CHUNK < HW ? p0 + CHUNK : HW) - p0;
+            chan_merge(&cnt, &m, &m2, (double)len, part[2 * it * C + c], part[(2 * it + 1) * C + c]);
+        }
+        mean[c] = m;
+        var[c] = m2 / cnt;
+    }
 }
 
 /* ---- forward: z (NCHW) = relu(bn(y)) -------------------------------------- */

@@ -9,7 +9,7 @@
 
 /* Doubles of scratch the loops below need in part. */
 int64_t odnn_bn_nhwc_part_size(int64_t N, int64_t HW, int64_t C);
-/* Per-channel mean and biased variance (two passes). */
+/* Per-channel mean and biased variance (one pass over y). */
 void odnn_bn_nhwc_stats(const float *y, bool blk, int64_t N, int64_t HW, int64_t C, double *part, double *mean,
                         double *var);
 /* z = max(0, y * alpha[c] + beta[c]) (float), written NCHW, and when zc is
