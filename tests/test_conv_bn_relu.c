@@ -270,9 +270,88 @@ static void test_chain(void)
     for (int i = 0; i < 5; i++) ed_tensor_free(all[i]);
 }
 
+/* A cat along channels between two blocks (the U-Net decoder's input):
+ * the second block hands the cat its input gradient in its own layout and
+ * the cat splits it for its inputs (ed__grad_channels). u = 2 u0 joins z1
+ * before or after it (order); with cu = 16 the slices are whole
+ * 16-channel groups (the register tiles), with cu = 8 the block's input
+ * has 40 channels and the hand-over is declined (plain loops). fused as
+ * in chain(). */
+static void cat_chain(const ed_tensor *x0, const ed_tensor *u0, const ed_tensor *w1, const ed_tensor *w2,
+                      const ed_tensor *gz, int fused, int order, ed_tensor *out[5])
+{
+    ed_tensor *x = NULL, *u = NULL, *a = NULL, *b = NULL;
+    CHECK_OK(ed_tensor_clone(x0, &x));
+    CHECK_OK(ed_tensor_clone(u0, &u));
+    CHECK_OK(ed_tensor_clone(w1, &a));
+    CHECK_OK(ed_tensor_clone(w2, &b));
+    ed_tensor *leaves[4] = { x, u, a, b };
+    for (int i = 0; i < 4; i++) ed_tensor_set_requires_grad(leaves[i], 1);
+    ed_tensor *h = NULL, *u2 = NULL, *z1 = NULL, *c = NULL, *z2 = NULL, *l1 = NULL, *l2 = NULL, *t = NULL;
+    CHECK_OK(ed_scale(x, 2.0, &h));
+    CHECK_OK(ed_scale(u, 2.0, &u2));
+    ed_backend_set_enabled(fused != 0);
+    ed_conv2d_args ca;
+    ed_conv2d_args_default(&ca);
+    ca.padding[0] = ca.padding[1] = 1;
+    if (fused == 1) {
+        CHECK_OK(ed__conv_bn_relu_train(h, a, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 0, &z1));
+    } else {
+        CHECK_OK(ed_conv2d(h, a, NULL, &ca, &t));
+        CHECK_OK(ed__batch_norm_relu(t, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &z1));
+        ed_tensor_free(t);
+        t = NULL;
+    }
+    const ed_tensor *pair[2] = { order ? u2 : z1, order ? z1 : u2 };
+    CHECK_OK(ed_cat(pair, 2, 1, &c));
+    if (fused == 1) {
+        CHECK_OK(ed__conv_bn_relu_train(c, b, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 0, &z2));
+    } else {
+        CHECK_OK(ed_conv2d(c, b, NULL, &ca, &t));
+        CHECK_OK(ed__batch_norm_relu(t, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &z2));
+        ed_tensor_free(t);
+    }
+    CHECK_OK(ed_mul(z2, gz, &l1));
+    CHECK_OK(ed_sum(l1, NULL, 0, 0, &l2));
+    CHECK_OK(ed_backward(l2, NULL));
+    ed_backend_set_enabled(true);
+    for (int i = 0; i < 4; i++) out[i] = grad_copy(leaves[i]);
+    out[4] = NULL;
+    ed_tensor *all[] = { x, u, a, b, h, u2, z1, c, z2, l1, l2 };
+    for (int i = 0; i < 11; i++) ed_tensor_free(all[i]);
+}
+
+static void test_cat_chain(void)
+{
+    for (int k = 0; k < 8; k++) {
+        const int cu = k % 2 ? 8 : 16, order = k / 2 % 2, bf = k / 4;
+        ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 16, 9, 11 }, 80), *u = check_randn(ED_F32, 4, (int64_t[]){ 2, cu, 9, 11 }, 81);
+        ed_tensor *w1 = check_randn(ED_F32, 4, (int64_t[]){ 32, 16, 3, 3 }, 82);
+        ed_tensor *w2 = check_randn(ED_F32, 4, (int64_t[]){ 16, 32 + cu, 3, 3 }, 83);
+        ed_tensor *gz = check_randn(ED_F32, 4, (int64_t[]){ 2, 16, 9, 11 }, 84);
+        ed_tensor *f[5], *o[5];
+        ed_set_conv_precision(bf ? ED_PRECISION_BF16 : ED_PRECISION_F32);
+        cat_chain(x, u, w1, w2, gz, 1, order, f);
+        cat_chain(x, u, w1, w2, gz, bf ? 2 : 0, order, o);
+        ed_set_conv_precision(ED_PRECISION_F32);
+        const char *what[4] = { "gx", "gu", "gw1", "gw2" };
+        for (int i = 0; i < 4; i++) {
+            double scale = 0;
+            const double e = check_max_abs_err(f[i], o[i], &scale);
+            CHECK_MSG(e <= (bf ? 1e-3 : 1e-5) * scale, "cat between blocks (%s, %d + 32 channels, order %d): %s error %.3g of the scale",
+                      bf ? "bf16" : "f32", cu, order, what[i], e / fmax(scale, 1e-30));
+            ed_tensor_free(f[i]);
+            ed_tensor_free(o[i]);
+        }
+        ed_tensor *all[] = { x, u, w1, w2, gz };
+        for (int i = 0; i < 5; i++) ed_tensor_free(all[i]);
+    }
+}
+
 int main(void)
 {
     test_chain();
+    test_cat_chain();
     one_case(2, 16, 12, 12, 32, 3, 1, 10);   /* 144 pixels: whole 16-pixel tiles */
     one_case(3, 5, 7, 9, 16, 3, 0, 20);      /* 63 pixels: the tail loops */
     one_case(2, 32, 8, 8, 48, 1, 1, 30);     /* 1x1 */

@@ -6,7 +6,7 @@
  * vector paths and their scalar tails. Without oneDNN the setting falls
  * back to float32 and the comparison is against float32's own result. */
 #include "check.h"
-#include "backend/onednn/tile16.h"
+#include "core/tile16.h"
 #include "core/ed_internal.h"
 #include "encdec/precision.h"
 
@@ -23,7 +23,7 @@ static ed_tensor *as_f64(const ed_tensor *t, bool round)
     for (int64_t i = 0; i < t->numel; i++) {
         float v = s[i];
         if (round) {
-            uint32_t u = (uint32_t)odnn_bf16_rne(v) << 16;
+            uint32_t u = (uint32_t)ed__bf16_rne(v) << 16;
             memcpy(&v, &u, 4);
         }
         d[i] = v;

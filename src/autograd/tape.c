@@ -89,26 +89,6 @@ void ed__node_release(ed_node *n)
     free(n);
 }
 
-ed_status ed__grad_plain(ed_tensor *g)
-{
-    if (!g || !g->nhwc) return ED_OK;
-    const int64_t N = g->shape[0], C = g->shape[1], HW = g->numel / (N * C > 0 ? N * C : 1);
-    float *tmp = ed__scratch(sizeof(float) * (size_t)g->numel), *d = g->data;
-    if (!tmp) return ed__err(ED_E_NOMEM, "backward: out of memory for a gradient's layout");
-    const bool blk = g->nhwc == ED_GRAD_NCHW16C;   /* (N, C/16, HW, 16), C a multiple of 16 */
-    ED_PARALLEL_FOR_IF(g->numel > 65536)
-    for (int64_t nc = 0; nc < N * C; nc++) {
-        const int64_t n = nc / C, c = nc % C;
-        const float *s = blk ? d + ((n * (C / 16) + c / 16) * HW) * 16 + c % 16 : d + n * HW * C + c;
-        const int64_t step = blk ? 16 : C;
-        for (int64_t p = 0; p < HW; p++) tmp[nc * HW + p] = s[p * step];
-    }
-    memcpy(d, tmp, sizeof(float) * (size_t)g->numel);
-    ed__scratch_free(tmp);
-    g->nhwc = 0;
-    return ED_OK;
-}
-
 /* Leaf gradients persist: allocated on the heap unless the leaf itself is
  * in an arena. Non-leaf gradients are temporary (arena or heap). A second
  * writer finds an NHWC one (ed_tensor.nhwc) back in NCHW. */

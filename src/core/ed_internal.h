@@ -53,7 +53,8 @@ typedef struct ed_node {
     void *ctx;                 /* copy of the op's parameters */
     uint32_t mark;             /* traversal generation */
     uint8_t in_arena;
-    uint8_t takes_nhwc_grad;   /* its backward reads out->grad in NHWC as well (ed_tensor.nhwc) */
+    uint8_t takes_nhwc_grad;   /* its backward reads out->grad in NHWC or nChw16c as well (ed_tensor.nhwc):
+                                  conv_bn_relu, and cat along channels */
 } ed_node;
 
 /* ---- errors --------------------------------------------------------------
@@ -116,8 +117,11 @@ ed_status ed__grad_of_overwrite(ed_node *n, int i, ed_tensor **g, int *overwrite
 /* ed_tensor.nhwc's values. */
 enum { ED_GRAD_NCHW = 0, ED_GRAD_NHWC = 1, ED_GRAD_NCHW16C = 2 };
 /* A gradient held NHWC or nChw16c (ed_tensor.nhwc) put back in NCHW in
- * place; a no-op for any other tensor. */
+ * place; a no-op for any other tensor (autograd/grad_layout.c). */
 ed_status ed__grad_plain(ed_tensor *g);
+/* Channels [c0, c0 + cn) of such a 4-D float32 gradient written (add:
+ * added) into dst, NCHW (N, cn, H*W). */
+void ed__grad_channels(const ed_tensor *g, int64_t c0, int64_t cn, float *dst, bool add);
 
 /* relu(ed_batch_norm(...)) fused (ops/batch_norm.c): same values and
  * gradients, without the ReLU's own output and gradient tensors. */

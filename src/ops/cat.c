@@ -5,7 +5,10 @@
  *   whatever the others' shapes (its legacy "empty" meaning); if every input
  *   is one, the result has shape (0,).
  *   Any dtype is copied; gradients flow for float32/float64 inputs.
- *   Backward: each input's gradient += its slice of the output's gradient. */
+ *   Backward: each input's gradient += its slice of the output's gradient
+ *   (stored when it is the first to reach a non-leaf input); a 4-D float32
+ *   cat along channels takes that gradient in a fused conv_bn_relu's layout
+ *   too (ed_tensor.nhwc). */
 #include "core/ed_internal.h"
 
 typedef struct { int dim; } cat_ctx;
@@ -40,8 +43,13 @@ static ed_status cat_backward(ed_node *n)
         if (legacy_empty(x)) continue;
         const int64_t sz = x->shape[c->dim];
         ed_tensor *gx;
-        ED_TRY(ed__grad_of(n, k, &gx));
-        if (gx) {
+        int ow = 0;
+        ED_TRY(ed__grad_of_overwrite(n, k, &gx, &ow));
+        if (gx && gy->nhwc) {
+            /* A fused conv_bn_relu backward left gy in its layout (the node
+             * takes that: 4-D float32 along channels). */
+            ed__grad_channels(gy, off, sz, ed__f32(gx), !ow);
+        } else if (gx) {
             const int64_t w = sz * inner;
             ED_PARALLEL_FOR_IF(outer * w > 32768)
             for (int64_t o = 0; o < outer; o++) {
@@ -49,11 +57,13 @@ static ed_status cat_backward(ed_node *n)
                 if (gx->dtype == ED_F64) {
                     const double *g = ed__cf64(gy) + so;
                     double *d = ed__f64(gx) + dx;
-                    for (int64_t i = 0; i < w; i++) d[i] += g[i];
+                    if (ow) memcpy(d, g, sizeof(double) * (size_t)w);
+                    else for (int64_t i = 0; i < w; i++) d[i] += g[i];
                 } else {
                     const float *g = ed__cf32(gy) + so;
                     float *d = ed__f32(gx) + dx;
-                    for (int64_t i = 0; i < w; i++) d[i] += g[i];
+                    if (ow) memcpy(d, g, sizeof(float) * (size_t)w);
+                    else for (int64_t i = 0; i < w; i++) d[i] += g[i];
                 }
             }
         }
@@ -118,6 +128,9 @@ ed_status ed_cat(const ed_tensor *const *xs, int n, int dim, ed_tensor **out)
     ed_node *node;
     ed_status st = ed__record(y, "cat", cat_backward, n, xs, &c, sizeof c, &node);
     if (st != ED_OK) { ed_tensor_free(y); return st; }
+    /* Along channels, a fused conv_bn_relu consumer may hand the gradient
+     * back in its own layout, saving it a pass to NCHW (cat_backward). */
+    if (node && y->dtype == ED_F32 && nd == 4 && dim == 1) node->takes_nhwc_grad = 1;
     *out = y;
     return ED_OK;
 }

@@ -20,7 +20,7 @@
  * does not contract to FMA). */
 #include "backend/onednn/bn_nhwc.h"
 
-#include "backend/onednn/tile16.h"
+#include "core/tile16.h"
 
 #include <string.h>
 
@@ -201,11 +201,11 @@ void odnn_bn_nhwc_apply_relu(const float *y, bool blk, const float *alpha, const
 #else
                         float tmp[16];
                         _mm512_storeu_ps(tmp, r[i]);
-                        for (int j = 0; j < 16; j++) zb[o + i * ps + j] = odnn_bf16_rne(tmp[j]);
+                        for (int j = 0; j < 16; j++) zb[o + i * ps + j] = ed__bf16_rne(tmp[j]);
 #endif
                     }
                 }
-                odnn_tr16(r);
+                ed__tr16(r);
                 for (int j = 0; j < 16; j++) _mm512_storeu_ps(zn + (c0 + j) * HW + q, r[j]);
             }
         }
@@ -218,7 +218,7 @@ void odnn_bn_nhwc_apply_relu(const float *y, bool blk, const float *alpha, const
                 const float v = bn_v(y[o], alpha[c], beta[c]), r = v > 0 ? v : 0.0f;
                 zn[c * HW + p] = r;
                 if (zf) zf[o] = r;
-                if (zb) zb[o] = odnn_bf16_rne(r);
+                if (zb) zb[o] = ed__bf16_rne(r);
             }
     }
 }
@@ -237,7 +237,7 @@ static inline void load_gz_tile(const float *gz, const float *gzn, bool own, boo
         return;
     }
     for (int i = 0; i < 16; i++) g[i] = _mm512_loadu_ps(gzn + (c0 + i) * HW + q);
-    odnn_tr16(g);
+    ed__tr16(g);
 }
 
 /* g where the forward's v > 0, else 0. */
@@ -351,7 +351,7 @@ void odnn_bn_nhwc_backward(const float *y, bool blk, const float *gz, const floa
 #else
                         float tmp[16];
                         _mm512_storeu_ps(tmp, v);
-                        for (int j = 0; j < 16; j++) gb[o + j] = odnn_bf16_rne(tmp[j]);
+                        for (int j = 0; j < 16; j++) gb[o + j] = ed__bf16_rne(tmp[j]);
 #endif
                     } else {
                         _mm512_storeu_ps(gf + o, v);
@@ -366,7 +366,7 @@ void odnn_bn_nhwc_backward(const float *y, bool blk, const float *gz, const floa
                 const float yv = y[o];
                 const float gm = bn_v(yv, alpha[c], beta[c]) > 0 ? GZ(c, p) : 0.0f;
                 const float v = kk[c] * ((gm - mgv[c]) - (yv - meanf[c]) * cxv[c]);
-                if (gb) gb[o] = odnn_bf16_rne(v);
+                if (gb) gb[o] = ed__bf16_rne(v);
                 else gf[o] = v;
             }
     }

@@ -187,10 +187,12 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
     if (s == ED_OK && gx) {
         ed__conv_params c = conv_of(p, p->conv.gx_overwrite);
         odnn_prim *e = odnn_conv_entry(CONV_BWD_DATA, &c, x, w, gz->shape, false);
-        /* Stored for a producer that reads NHWC (a block like this one):
-         * left in the primitive's NHWC float32, no layout pass. */
+        /* Stored for a producer that reads NHWC (a block like this one, or
+         * a cat along channels): left in the primitive's NHWC float32, no
+         * layout pass. Whole 16-channel groups only: nChw16c pads the
+         * channels past gx's size, and the readers assume no padding. */
         const bool keep_nhwc = e && p->conv.gx_overwrite && x->node && x->node->takes_nhwc_grad &&
-                               md_is(&e->args[2].prim_md, x->shape, dnnl_f32);
+                               x->shape[1] % 16 == 0 && md_is(&e->args[2].prim_md, x->shape, dnnl_f32);
         odnn_weight_tensor(w);
         s = e ? odnn_run_pre(e, (void *[]){ gy, w->data, gx->data }, (void *[]){ gy, NULL, keep_nhwc ? gx->data : NULL },
                              "conv_bn_relu")

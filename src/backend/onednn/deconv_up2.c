@@ -23,7 +23,7 @@
  * Supported: float32 tensors, bf16 precision, Cout a multiple of 16, and
  * the layouts above as oneDNN builds them (checked). */
 #include "backend/onednn/conv_internal.h"
-#include "backend/onednn/tile16.h"
+#include "core/tile16.h"
 #include "encdec/precision.h"
 
 enum { FWD, BWD_DATA, BWD_W };
@@ -125,7 +125,7 @@ static void unpack(const float *z, const float *bias, int64_t N, int64_t Co, int
             for (int64_t g = 0; g < Z; g += 16) {   /* z channels g..g+15: co g/4..g/4+3, all (a, b) */
                 __m512 r[16];
                 for (int q = 0; q < 16; q++) r[q] = _mm512_loadu_ps(zr + (j0 + q) * Z + g);
-                odnn_tr16(r);   /* r[k]: z channel g + k over the 16 pixels */
+                ed__tr16(r);   /* r[k]: z channel g + k over the 16 pixels */
                 for (int k = 0; k < 16; k += 2) {
                     const int64_t co = (g + k) / 4, a = (k / 2) % 2;
                     const __m512 bv = _mm512_set1_ps(bias ? bias[co] : 0.0f);
@@ -160,14 +160,14 @@ static void pack(const float *gy, int64_t N, int64_t Co, int64_t H, int64_t W, u
                     const int64_t co = (g + k) / 4, a = (k / 2) % 2;
                     deinterleave(gn + co * OHW + (2 * i + a) * OW + 2 * j0, &r[k], &r[k + 1]);
                 }
-                odnn_tr16(r);   /* r[q]: pixel j0 + q's 16 z channels */
+                ed__tr16(r);   /* r[q]: pixel j0 + q's 16 z channels */
                 for (int q = 0; q < 16; q++) {
 #if defined(__AVX512BF16__)
                     _mm256_storeu_si256((__m256i *)(zr + (j0 + q) * Z + g), (__m256i)_mm512_cvtneps_pbh(r[q]));
 #else
                     float tmp[16];
                     _mm512_storeu_ps(tmp, r[q]);
-                    for (int c = 0; c < 16; c++) zr[(j0 + q) * Z + g + c] = odnn_bf16_rne(tmp[c]);
+                    for (int c = 0; c < 16; c++) zr[(j0 + q) * Z + g + c] = ed__bf16_rne(tmp[c]);
 #endif
                 }
             }
@@ -175,7 +175,7 @@ static void pack(const float *gy, int64_t N, int64_t Co, int64_t H, int64_t W, u
         for (int64_t j = j0; j < W; j++)
             for (int64_t k = 0; k < Z; k++) {
                 const int64_t co = k / 4, a = (k / 2) % 2, b = k % 2;
-                zr[j * Z + k] = odnn_bf16_rne(gn[co * OHW + (2 * i + a) * OW + 2 * j + b]);
+                zr[j * Z + k] = ed__bf16_rne(gn[co * OHW + (2 * i + a) * OW + 2 * j + b]);
             }
     }
 }

@@ -28,7 +28,7 @@
  * scratch allocator (the arena in a benchmark or a training loop) and go
  * after their last use. */
 #include "backend/onednn/conv_internal.h"
-#include "backend/onednn/tile16.h"
+#include "core/tile16.h"
 #include "ops/infer_graph_params.h"
 
 #include <stdint.h>
@@ -183,7 +183,7 @@ static inline void odnn_bf16_row(const float *v, uint16_t *o)
 #if defined(__AVX512BF16__)
     _mm256_storeu_si256((__m256i *)o, (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(v)));
 #else
-    for (int c = 0; c < 16; c++) o[c] = odnn_bf16_rne(v[c]);
+    for (int c = 0; c < 16; c++) o[c] = ed__bf16_rne(v[c]);
 #endif
 }
 

@@ -16,7 +16,7 @@
  * with p over H*W. Parallel over images and chunks of 64 positions (each
  * source row read 256 bytes at a time). */
 #include "backend/onednn/onednn_common.h"
-#include "backend/onednn/tile16.h"
+#include "core/tile16.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -37,7 +37,7 @@ static void to_nhwc_range(const float *s, void *dst, int64_t C, int64_t HW, int6
         for (int64_t q = p0; q < p_full; q += 16) {
             __m512 r[16];
             for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(s + (c0 + i) * HW + q);
-            odnn_tr16(r);
+            ed__tr16(r);
             for (int j = 0; j < 16; j++) {
 #if defined(__AVX512BF16__)
                 if (bf16) {
@@ -48,7 +48,7 @@ static void to_nhwc_range(const float *s, void *dst, int64_t C, int64_t HW, int6
                 if (bf16) {
                     float tmp[16];
                     _mm512_storeu_ps(tmp, r[j]);
-                    for (int i = 0; i < 16; i++) db[(q + j) * C + c0 + i] = odnn_bf16_rne(tmp[i]);
+                    for (int i = 0; i < 16; i++) db[(q + j) * C + c0 + i] = ed__bf16_rne(tmp[i]);
                     continue;
                 }
 #endif
@@ -59,7 +59,7 @@ static void to_nhwc_range(const float *s, void *dst, int64_t C, int64_t HW, int6
     for (int64_t p = p0; p < p1; p++)
         for (int64_t c = (p < p_full ? c_full : 0); c < C; c++) {
             float v = s[c * HW + p];
-            if (bf16) db[p * C + c] = odnn_bf16_rne(v);
+            if (bf16) db[p * C + c] = ed__bf16_rne(v);
             else df[p * C + c] = v;
         }
 }
@@ -74,7 +74,7 @@ static void from_nhwc_range(const float *s, float *d, int64_t C, int64_t HW, int
         for (int64_t q = p0; q < p_full; q += 16) {
             __m512 r[16];
             for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(s + (q + i) * C + c0);
-            odnn_tr16(r);
+            ed__tr16(r);
             for (int j = 0; j < 16; j++) {
                 float *o = d + (c0 + j) * HW + q;
                 _mm512_storeu_ps(o, acc ? _mm512_add_ps(_mm512_loadu_ps(o), r[j]) : r[j]);

@@ -1,15 +1,16 @@
-/* What the loops that move activations between NCHW and NHWC share
- * (layout.c, bn_nhwc.c): float32 -> bfloat16 rounding, and a 16x16 float32
- * tile transposed in AVX-512 registers. */
-#ifndef ED_BACKEND_ONEDNN_TILE16_H
-#define ED_BACKEND_ONEDNN_TILE16_H
+/* What the loops that move activations and gradients between NCHW and the
+ * convolutions' layouts share (backend/onednn's layout.c, bn_nhwc.c, and
+ * autograd/grad_layout.c): float32 -> bfloat16 rounding, and a 16x16
+ * float32 tile transposed in AVX-512 registers. */
+#ifndef ED_CORE_TILE16_H
+#define ED_CORE_TILE16_H
 
 #include <stdint.h>
 #include <string.h>
 
 /* Round to nearest even, as vcvtneps2bf16 and oneDNN's reorder: NaN stays
  * a quiet NaN, float32 denormals become signed zero. */
-static inline uint16_t odnn_bf16_rne(float f)
+static inline uint16_t ed__bf16_rne(float f)
 {
     uint32_t u;
     memcpy(&u, &f, 4);
@@ -23,7 +24,7 @@ static inline uint16_t odnn_bf16_rne(float f)
 #include <immintrin.h>
 
 /* r[j] <- column j of the 16x16 tile whose rows are r[0..15]. */
-static inline void odnn_tr16(__m512 r[16])
+static inline void ed__tr16(__m512 r[16])
 {
     __m512 t[16];
     for (int k = 0; k < 8; k++) {
