@@ -348,8 +348,89 @@ static void test_cat_chain(void)
     }
 }
 
+/* feeds_block 2: the first block's z1 is left unwritten (deferred), the
+ * second block reads the first's copy. out: z2, gx, gw1, gw2, z1 read
+ * (read 1: before the second block, 2: after backward, 0: not read);
+ * *deferred: whether z1 was deferred after the forward. */
+static void defer_run(const ed_tensor *x0, const ed_tensor *w1, const ed_tensor *w2, const ed_tensor *gz, int feeds,
+                      int read, ed_tensor *out[5], int *deferred)
+{
+    ed_tensor *x = NULL, *a = NULL, *b = NULL, *h = NULL, *z1 = NULL, *z2 = NULL, *l1 = NULL, *l2 = NULL;
+    CHECK_OK(ed_tensor_clone(x0, &x));
+    CHECK_OK(ed_tensor_clone(w1, &a));
+    CHECK_OK(ed_tensor_clone(w2, &b));
+    ed_tensor_set_requires_grad(x, 1);
+    ed_tensor_set_requires_grad(a, 1);
+    ed_tensor_set_requires_grad(b, 1);
+    CHECK_OK(ed_scale(x, 2.0, &h));
+    CHECK_OK(ed__conv_bn_relu_train(h, a, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, feeds, &z1));
+    *deferred = z1->deferred;
+    /* Nothing may read a deferred tensor's memory: poison it (NaN), so
+     * that only a real write passes the comparisons below. */
+    if (z1->deferred) memset(z1->data, 0xff, sizeof(float) * (size_t)z1->numel);
+    out[4] = NULL;
+    if (read == 1) CHECK_OK(ed_tensor_clone(z1, &out[4]));
+    CHECK_OK(ed__conv_bn_relu_train(z1, b, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 0, &z2));
+    CHECK_OK(ed_mul(z2, gz, &l1));
+    CHECK_OK(ed_sum(l1, NULL, 0, 0, &l2));
+    CHECK_OK(ed_backward(l2, NULL));
+    if (read == 2) CHECK_OK(ed_tensor_clone(z1, &out[4]));
+    CHECK_OK(ed_tensor_clone(z2, &out[0]));
+    out[1] = grad_copy(x);
+    out[2] = grad_copy(a);
+    out[3] = grad_copy(b);
+    ed_tensor *all[] = { x, a, b, h, z1, z2, l1, l2 };
+    for (int i = 0; i < 8; i++) ed_tensor_free(all[i]);
+}
+
+static void test_deferred(void)
+{
+    ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 16, 9, 11 }, 90), *w1 = check_randn(ED_F32, 4, (int64_t[]){ 32, 16, 3, 3 }, 91);
+    ed_tensor *w2 = check_randn(ED_F32, 4, (int64_t[]){ 16, 32, 3, 3 }, 92), *gz = check_randn(ED_F32, 4, (int64_t[]){ 2, 16, 9, 11 }, 93);
+    for (int k = 0; k < 6; k++) {
+        const int read = k % 3, bf = k / 3;
+        ed_set_conv_precision(bf ? ED_PRECISION_BF16 : ED_PRECISION_F32);
+        ed_tensor *d[5], *e[5];
+        int dd = 0, de = 0;
+        defer_run(x, w1, w2, gz, 2, read, d, &dd);
+        defer_run(x, w1, w2, gz, 1, read ? read : 1, e, &de);   /* z1 written by the forward */
+        ed_set_conv_precision(ED_PRECISION_F32);
+        CHECK_MSG(dd == 1 && de == 0, "feeds_block 2 defers z1, 1 does not (%d, %d)", dd, de);
+        /* The same kernels run either way: the same bits, z1 included when read. */
+        const char *what[5] = { "z2", "gx", "gw1", "gw2", "z1" };
+        for (int i = 0; i < 5; i++) {
+            if (i == 4 && !read) continue;
+            CHECK_MSG(d[i] && e[i] && same_bits(d[i], e[i]), "deferred z1 (%s, read %d): %s differs", bf ? "bf16" : "f32",
+                      read, what[i]);
+        }
+        for (int i = 0; i < 5; i++) {
+            ed_tensor_free(d[i]);
+            ed_tensor_free(e[i]);
+        }
+    }
+    /* A deferred tensor given to another op is written first (its checks
+     * materialise it): z1 * 1 has z1's values. */
+    ed_tensor *h = NULL, *z1 = NULL, *m = NULL, *ref = NULL, *z1b = NULL;
+    ed_tensor_set_requires_grad(x, 1);   /* a recorded node: what writes a deferred output */
+    CHECK_OK(ed_scale(x, 2.0, &h));
+    CHECK_OK(ed__conv_bn_relu_train(h, w1, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 2, &z1));
+    CHECK_OK(ed__conv_bn_relu_train(h, w1, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 0, &ref));
+    CHECK(z1->deferred == 1);
+    memset(z1->data, 0xff, sizeof(float) * (size_t)z1->numel);
+    CHECK_OK(ed_scale(z1, 1.0, &m));
+    CHECK(z1->deferred == 0 && same_bits(m, ref));
+    ed_tensor_free(z1);
+    CHECK_OK(ed__conv_bn_relu_train(h, w1, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 2, &z1b));
+    if (z1b->deferred) memset(z1b->data, 0xff, sizeof(float) * (size_t)z1b->numel);
+    const float *zd = ed_tensor_cdata(z1b);   /* the public accessor writes it */
+    CHECK(zd && z1b->deferred == 0 && memcmp(zd, ed_tensor_cdata(ref), sizeof(float) * (size_t)ref->numel) == 0);
+    ed_tensor *all[] = { x, w1, w2, gz, h, m, ref, z1b };
+    for (int i = 0; i < 8; i++) ed_tensor_free(all[i]);
+}
+
 int main(void)
 {
+    test_deferred();
     test_chain();
     test_cat_chain();
     one_case(2, 16, 12, 12, 32, 3, 1, 10);   /* 144 pixels: whole 16-pixel tiles */

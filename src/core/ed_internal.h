@@ -34,6 +34,9 @@ struct ed_tensor {
     uint64_t version;          /* 0, or a number ed_optim_step gives it (unique) whenever it updates
                                   it: the weight cache then knows a cached copy is stale without
                                   reading the weight (it still checks every other change) */
+    uint8_t deferred;          /* data not written yet: its node's materialise writes it on first
+                                  need (ed__materialise). Only a fused block's output that the
+                                  model hands to the next fused block alone (conv_bn_relu.c) */
     ed_tensor *grad;           /* accumulated gradient (same shape, f32/f64) */
     struct ed_node *node;      /* the op that made it; NULL for leaves */
 };
@@ -55,7 +58,13 @@ typedef struct ed_node {
     uint8_t in_arena;
     uint8_t takes_nhwc_grad;   /* its backward reads out->grad in NHWC or nChw16c as well (ed_tensor.nhwc):
                                   conv_bn_relu, and cat along channels */
+    ed_backward_fn materialise;  /* writes out->data when out->deferred, or NULL */
 } ed_node;
+
+/* Writes a deferred tensor's data (ed_tensor.deferred) through its node; a
+ * no-op for any other. Whoever reads the data of a tensor that may be
+ * deferred calls it first: the public accessors do. */
+ed_status ed__materialise(const ed_tensor *t);
 
 /* ---- errors --------------------------------------------------------------
  * ed__err sets the thread's message (printf-style) and returns s, so an op
@@ -135,7 +144,9 @@ ed_status ed__batch_norm_relu(const ed_tensor *x, ed_tensor *running_mean, ed_te
  * output and the BatchNorm's input gradient kept in the backend's layout.
  * Running stats are updated as ed_batch_norm does. feeds_block: out goes
  * to another such block, which then takes it in its convolution's layout
- * from this one (written with out, instead of converted there). */
+ * from this one (written with out, instead of converted there); 2: that
+ * block is out's only reader, so out itself is left deferred (written
+ * only if something else reads it, ed__materialise). */
 ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, int pad,
                                  ed_tensor *running_mean, ed_tensor *running_var, const ed_tensor *gamma,
                                  const ed_tensor *beta, double momentum, double eps, int feeds_block, ed_tensor **out);

@@ -48,7 +48,7 @@ const char *ed__shape_str(const ed_tensor *t, char *buf)
 ed_status ed__check_tensor(const ed_tensor *t, const char *op, const char *what)
 {
     if (!t) return ed__err(ED_E_ARG, "%s: %s is NULL", op, what);
-    return ED_OK;
+    return ed__materialise(t);   /* an op about to read a deferred tensor's data */
 }
 
 ed_status ed__check_float(const ed_tensor *t, const char *op, const char *what)

@@ -122,9 +122,19 @@ ed_status ed_tensor_from_data(ed_dtype dt, int ndim, const int64_t *shape, const
     return ED_OK;
 }
 
+ed_status ed__materialise(const ed_tensor *t)
+{
+    if (!t || !t->deferred) return ED_OK;
+    if (!t->node || !t->node->materialise) return ed__err(ED_E_STATE, "tensor: deferred data has no producer to write it");
+    ED_TRY(t->node->materialise(t->node));
+    ((ed_tensor *)t)->deferred = 0;
+    return ED_OK;
+}
+
 ed_status ed_tensor_clone(const ed_tensor *src, ed_tensor **out)
 {
     ED_TRY(ed__check_tensor(src, "clone", "tensor"));
+    ED_TRY(ed__materialise(src));
     return ed_tensor_from_data(src->dtype, src->ndim, src->shape, src->data, out);
 }
 
@@ -150,8 +160,8 @@ ed_dtype ed_tensor_dtype(const ed_tensor *t) { return t->dtype; }
 int ed_tensor_ndim(const ed_tensor *t) { return t->ndim; }
 const int64_t *ed_tensor_shape(const ed_tensor *t) { return t->shape; }
 int64_t ed_tensor_numel(const ed_tensor *t) { return t->numel; }
-void *ed_tensor_data(ed_tensor *t) { return t->data; }
-const void *ed_tensor_cdata(const ed_tensor *t) { return t->data; }
+void *ed_tensor_data(ed_tensor *t) { return ed__materialise(t) == ED_OK ? t->data : NULL; }
+const void *ed_tensor_cdata(const ed_tensor *t) { return ed__materialise(t) == ED_OK ? t->data : NULL; }
 
 double ed__get(const ed_tensor *t, int64_t i)
 {
@@ -193,7 +203,7 @@ void ed__set(ed_tensor *t, int64_t i, double v)
 
 double ed_tensor_item(const ed_tensor *t)
 {
-    if (!t || t->numel < 1) return NAN;
+    if (!t || t->numel < 1 || ed__materialise(t) != ED_OK) return NAN;
     return ed__get(t, 0);
 }
 
@@ -208,6 +218,7 @@ ed_status ed_tensor_fill(ed_tensor *t, double v)
 ed_status ed_tensor_to(const ed_tensor *x, ed_dtype dt, ed_tensor **out)
 {
     ED_TRY(ed__check_tensor(x, "to", "tensor"));
+    ED_TRY(ed__materialise(x));
     ED_TRY(alloc_impl(dt, x->ndim, x->shape, false, false, out));
     if (dt == x->dtype) {
         memcpy((*out)->data, x->data, (size_t)x->numel * ed_dtype_size(dt));

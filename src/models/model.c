@@ -149,7 +149,8 @@ ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tens
         return ed_conv2d(x, w, b, &a, y);
     }
     if (training) {
-        ED_TRY(ed__conv_bn_relu_train(x, w, b, pad, bn->mean, bn->var, bn->weight, bn->bias, 0.1, 1e-5, feeds_block, y));
+        ED_TRY(ed__conv_bn_relu_train(x, w, b, pad, bn->mean, bn->var, bn->weight, bn->bias, 0.1, 1e-5,
+                                      feeds_block ? 2 : 0, y));
         ed__set(bn->count, 0, ed__get(bn->count, 0) + 1);
         return ED_OK;
     }

@@ -56,7 +56,8 @@ ed_status ed__bn_relu_forward(const ed_bn *bn, const ed_tensor *x, int training,
  * three; training (and inference with gradients) runs the convolution and
  * a fused BatchNorm + ReLU (ed__bn_relu_forward). feeds_block: y's only
  * consumer is the next ed__conv_bn_relu (training then hands it y already
- * in its convolution's layout, ed__conv_bn_relu_train). */
+ * in its convolution's layout and leaves y itself deferred,
+ * ed__conv_bn_relu_train with feeds_block 2). */
 ed_status ed__conv_bn_relu(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, const ed_bn *bn, int pad, int training,
                            int feeds_block, ed_tensor **y);
 

@@ -80,6 +80,7 @@ ed_status ed_cat(const ed_tensor *const *xs, int n, int dim, ed_tensor **out)
     const ed_tensor *ref = NULL;   /* the first input that is not a legacy (0,) */
     for (int k = 0; k < n; k++) {
         if (!xs[k]) return ed__err(ED_E_ARG, "cat: tensor %d is NULL", k);
+        ED_TRY(ed__materialise(xs[k]));
         if (xs[k]->ndim == 0) return ed__err(ED_E_SHAPE, "cat: zero-dimensional tensor (at position %d) cannot be concatenated", k);
         if (xs[k]->dtype != xs[0]->dtype)
             return ed__err(ED_E_DTYPE, "cat: all tensors must have the same dtype: tensor 0 is %s, tensor %d is %s",

@@ -28,6 +28,11 @@
  *            convolution takes (feeds_block); xcopy: NULL, or x's own such
  *            copy from the block that made x (its zcopy, that node's
  *            saved[3]), used when it is in the right layout.
+ *            params.defer: z is left unwritten (zcopy only; the op marks
+ *            it deferred and writes it on demand, below); params
+ *            .materialise: only z is written, from ysave and stats.
+ *            A kernel declines an x that is deferred unless xcopy is
+ *            in its layout (then x's data is never read).
  *   backward {x, w, gz, gamma, ysave, stats, keep, gx, gw, gb, ggamma,
  *             gbeta, xcopy}, gradients NULL when not wanted; gx stored when
  *            params.conv.gx_overwrite, else added; the others added.
@@ -45,9 +50,26 @@
 
 static ed_tensor *producer_copy(const ed_tensor *x);
 
+/* Deferred z (feeds_block == 2: the model hands z to the next fused block
+ * alone, which reads zcopy): written from ysave and stats when something
+ * reads it after all (ed__materialise), with the values the forward would
+ * have written. */
+static ed_status cbr_materialise(ed_node *n)
+{
+    ed__cbr_params p = *(const ed__cbr_params *)n->ctx;
+    p.defer = 0;
+    p.materialise = 1;
+    ed_tensor *t[13] = { n->in[0], n->in[1], n->in[2], n->in[3], n->in[4], NULL, NULL, n->out, n->saved[0],
+                         n->saved[1], n->saved[2], NULL, NULL };
+    const ed_kernel *k = ed_backend_find(ED_OP_CONV_BN_RELU, ED_FORWARD, &p, t);
+    if (!k) return ed__err(ED_E_STATE, "conv_bn_relu: the fused kernel that ran forward cannot write its output");
+    return k->run(&p, t);
+}
+
 static ed_status cbr_backward(ed_node *n)
 {
     const ed__cbr_params *c = n->ctx;
+    if (n->in[0]->deferred && !producer_copy(n->in[0])) ED_TRY(ed__materialise(n->in[0]));
     ed_tensor *gx, *gw, *gb, *gg, *gbe;
     int ow = 0;
     ED_TRY(ed__grad_of_overwrite(n, 0, &gx, &ow));
@@ -99,9 +121,11 @@ ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const e
         p.conv.groups = 1;
         p.momentum = momentum;
         p.eps = eps;
+        p.defer = feeds_block == 2;
         const int64_t N = x->shape[0], C = w->shape[0], H = x->shape[2], W = x->shape[3], four = 4 * C;
         const bool bf16 = ed_get_conv_precision() == ED_PRECISION_BF16;
         ed_tensor *from = producer_copy(x);
+        if (!from) ED_TRY(ed__materialise(x));   /* a deferred x without its copy (not expected) */
         /* Room to keep x converted, unless its producer wrote it so. */
         const int64_t keep_bytes = from ? ED_CONV_KEEP_HEADER : ed__conv_keep_bytes(x, bf16);
         ed_tensor *z = NULL, *ys = NULL, *st = NULL, *keep = NULL, *zc = NULL;
@@ -121,6 +145,10 @@ ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const e
             const ed_tensor *in[5] = { x, w, b, gamma, beta };
             if (s == ED_OK) s = ed__record(z, "conv_bn_relu", cbr_backward, 5, in, &p, sizeof p, &node);
             if (node) node->takes_nhwc_grad = 1;   /* the kernel reads gz in either layout */
+            if (node && p.defer && zc && s == ED_OK && ((const uint64_t *)zc->data)[0]) {   /* the copy was made */
+                z->deferred = 1;
+                node->materialise = cbr_materialise;
+            }
             if (s == ED_OK && node) s = ed__node_save(node, ys);
             if (s == ED_OK && node) s = ed__node_save(node, st);
             if (s == ED_OK && node) s = ed__node_save(node, keep);
@@ -137,6 +165,7 @@ ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const e
         ed_tensor_free(z);
         if (k || s != ED_OK) return s;
     }
+    ED_TRY(ed__materialise(x));   /* the two ops read x's data */
     ed_conv2d_args a;
     ed_conv2d_args_default(&a);
     a.padding[0] = a.padding[1] = pad;

@@ -8,6 +8,8 @@
 typedef struct ed__cbr_params {
     ed__conv_params conv;   /* stride 1, padding, groups 1; gx_overwrite in backward */
     double momentum, eps;   /* the BatchNorm's, training mode */
+    int defer;              /* forward: z stays unwritten (only zcopy is), the op marks it deferred */
+    int materialise;        /* forward: only write z from ysave and stats (x, w, running stats untouched) */
 } ed__cbr_params;
 
 #endif

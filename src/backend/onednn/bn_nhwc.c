@@ -180,7 +180,7 @@ void odnn_bn_nhwc_apply_relu(const float *y, bool blk, const float *alpha, const
     ED_PARALLEL_FOR_IF(N * HW * C > 32768)
     for (int64_t it = 0; it < items; it++) {
         const int64_t n = it / nch, p0 = it % nch * CHUNK, p1 = p0 + CHUNK < HW ? p0 + CHUNK : HW;
-        float *zn = z + n * C * HW;
+        float *zn = z ? z + n * C * HW : NULL;
         float *zf = zc && !zc_bf16 ? (float *)zc : NULL;
         uint16_t *zb = zc && zc_bf16 ? (uint16_t *)zc : NULL;
         int64_t p_full = p0;
@@ -205,6 +205,7 @@ void odnn_bn_nhwc_apply_relu(const float *y, bool blk, const float *alpha, const
 #endif
                     }
                 }
+                if (!zn) continue;
                 ed__tr16(r);
                 for (int j = 0; j < 16; j++) _mm512_storeu_ps(zn + (c0 + j) * HW + q, r[j]);
             }
@@ -216,7 +217,7 @@ void odnn_bn_nhwc_apply_relu(const float *y, bool blk, const float *alpha, const
             for (int64_t p = p_full; p < p1; p++) {
                 const int64_t o = at(blk, HW, C, n, c, p);
                 const float v = bn_v(y[o], alpha[c], beta[c]), r = v > 0 ? v : 0.0f;
-                zn[c * HW + p] = r;
+                if (zn) zn[c * HW + p] = r;
                 if (zf) zf[o] = r;
                 if (zb) zb[o] = ed__bf16_rne(r);
             }

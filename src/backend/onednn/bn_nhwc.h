@@ -12,9 +12,9 @@ int64_t odnn_bn_nhwc_part_size(int64_t N, int64_t HW, int64_t C);
 /* Per-channel mean and biased variance (one pass over y). */
 void odnn_bn_nhwc_stats(const float *y, bool blk, int64_t N, int64_t HW, int64_t C, double *part, double *mean,
                         double *var);
-/* z = max(0, y * alpha[c] + beta[c]) (float), written NCHW, and when zc is
- * not NULL also in y's layout there, float32 or (zc_bf16) bfloat16 rounded
- * as layout.c's odnn_to_nhwc does. */
+/* z = max(0, y * alpha[c] + beta[c]) (float), written NCHW (unless z is
+ * NULL), and when zc is not NULL also in y's layout there, float32 or
+ * (zc_bf16) bfloat16 rounded as layout.c's odnn_to_nhwc does. */
 void odnn_bn_nhwc_apply_relu(const float *y, bool blk, const float *alpha, const float *beta, int64_t N, int64_t HW,
                              int64_t C, float *z, void *zc, bool zc_bf16);
 /* Backward of z = relu(bn(y)) in training, gz the gradient of z: sg[c] =

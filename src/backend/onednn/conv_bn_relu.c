@@ -56,6 +56,9 @@ static bool fwd_supports(const void *params, ed_tensor *const *t)
 {
     const ed__cbr_params *p = params;
     const ed_tensor *x = t[0], *w = t[1], *z = t[7];
+    if (p->materialise)   /* this kernel's own forward, done: z from ysave and stats */
+        return z && z->dtype == ED_F32 && t[8] && t[8]->numel == z->numel && t[9] && t[9]->dtype == ED_F64 &&
+               z->shape[1] % 16 == 0;
     for (int i = 0; i < 9; i++)
         if (!f32(t[i])) return false;
     if (!t[9] || t[9]->dtype != ED_F64 || !t[10] || t[10]->dtype != ED_U8) return false;
@@ -74,6 +77,8 @@ static bool fwd_supports(const void *params, ed_tensor *const *t)
     odnn_prim *ew = odnn_conv_entry(CONV_BWD_W, &c0, x, w, z->shape, t[2] != NULL);
     bool ok = ef && ed && ew && md_is(&ef->args[ef->n_args - 1].prim_md, z->shape, dnnl_f32) &&
               md_is(&ed->args[0].prim_md, z->shape, lo) && md_is(&ew->args[1].prim_md, z->shape, lo);
+    /* A deferred x has no data to convert: only its copy in this layout. */
+    if (ok && x->deferred) ok = t[12] && odnn_conv_kept_src(t[12], ef) && odnn_conv_kept_src(t[12], ew);
     odnn_unlock();
     return ok;
 }
@@ -84,6 +89,12 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
     const ed_tensor *x = t[0], *w = t[1], *b = t[2], *gamma = t[3], *beta = t[4];
     ed_tensor *rm = t[5], *rv = t[6], *z = t[7], *ys = t[8], *st = t[9], *keep = t[10], *zc = t[11], *from = t[12];
     const int64_t N = z->shape[0], C = z->shape[1], HW = z->shape[2] * z->shape[3];
+    if (p->materialise) {   /* a deferred z written after all, as below */
+        const double *mean = st->data, *invstd = mean + C;
+        const float *alpha = (const float *)(invstd + C), *shift = alpha + C;
+        odnn_bn_nhwc_apply_relu(ys->data, blocked(), alpha, shift, N, HW, C, z->data, NULL, false);
+        return ED_OK;
+    }
     memset(keep->data, 0, 8);
     ed__conv_params c0 = conv_of(p, 0);
     odnn_lock();
@@ -93,6 +104,10 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
         s = ed__err(ED_E_UNSUPPORTED, "conv_bn_relu: oneDNN kernel unavailable for these arguments");
     } else {
         void *xs = from ? odnn_conv_kept_src(from, e) : NULL;   /* written by x's producer */
+        if (!xs && x->deferred) {
+            odnn_unlock();
+            return ed__err(ED_E_STATE, "conv_bn_relu: deferred input without its copy");   /* fwd_supports checked */
+        }
         if (!xs) xs = odnn_conv_keep_src(keep, e, x->data);
         void *data[4], *pre[4];
         int n = 0;
@@ -133,8 +148,9 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
     const bool bf16 = ed_get_conv_precision() == ED_PRECISION_BF16;
     if (zc && zc->numel < ED_CONV_KEEP_HEADER + N * HW * C * (bf16 ? 2 : 4)) zc = NULL;
     if (zc) memset(zc->data, 0, 8);
-    odnn_bn_nhwc_apply_relu(ys->data, blocked(), alpha, shift, N, HW, C, z->data, zc ? odnn_conv_keep_data(zc) : NULL,
-                            bf16);
+    /* With params.defer z itself is only written when there is no copy. */
+    odnn_bn_nhwc_apply_relu(ys->data, blocked(), alpha, shift, N, HW, C, p->defer && zc ? NULL : z->data,
+                            zc ? odnn_conv_keep_data(zc) : NULL, bf16);
     if (zc) {
         dnnl_memory_desc_t md;
         odnn_md_dt(&md, 4, z->shape, bf16 ? dnnl_bf16 : dnnl_f32, blocked() ? dnnl_nChw16c : dnnl_acdb);
@@ -205,9 +221,12 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
         odnn_prim *e = odnn_conv_entry(CONV_BWD_W, &c, x, w, gz->shape, gb != NULL);
         void *xs = e ? odnn_conv_kept_src(keep, e) : NULL;
         if (!xs && e && t[12]) xs = odnn_conv_kept_src(t[12], e);   /* x as its producer wrote it */
-        s = e ? odnn_run_pre(e, (void *[]){ x->data, gy, gw ? gw->data : gw_tmp, gb ? gb->data : NULL },
-                             (void *[]){ xs, gy, NULL, NULL }, "conv_bn_relu")
-              : ed__err(ED_E_UNSUPPORTED, "conv_bn_relu: oneDNN kernel unavailable for these arguments");
+        if (!xs && e && x->deferred)   /* the op materialises x when its copy is gone */
+            s = ed__err(ED_E_STATE, "conv_bn_relu: deferred input without its copy");
+        else
+            s = e ? odnn_run_pre(e, (void *[]){ x->data, gy, gw ? gw->data : gw_tmp, gb ? gb->data : NULL },
+                                 (void *[]){ xs, gy, NULL, NULL }, "conv_bn_relu")
+                  : ed__err(ED_E_UNSUPPORTED, "conv_bn_relu: oneDNN kernel unavailable for these arguments");
     }
     odnn_unlock();
     ed__scratch_free(gw_tmp);
