@@ -27,7 +27,8 @@ int check_done(void);
 double check_max_rel_err(const ed_tensor *actual, const ed_tensor *expected, double floor);
 /* The largest |actual - expected| over all elements, and in *scale (may
  * be NULL) the largest |expected|: for errors judged against a tensor's
- * scale. +inf when either is NULL or the shapes differ. */
+ * scale. +inf when either is NULL or the shapes differ; NaN when one side
+ * alone is NaN somewhere (which fails any <= comparison). */
 double check_max_abs_err(const ed_tensor *actual, const ed_tensor *expected, double *scale);
 /* Passes when check_max_rel_err <= rtol; prints the name and the error. */
 #define CHECK_CLOSE(name, actual, expected, rtol) check_close((name), (actual), (expected), (rtol), __FILE__, __LINE__)

@@ -59,6 +59,9 @@ typedef struct ed_node {
     uint8_t takes_nhwc_grad;   /* its backward reads out->grad in NHWC or nChw16c as well (ed_tensor.nhwc):
                                   conv_bn_relu, and cat along channels */
     ed_backward_fn materialise;  /* writes out->data when out->deferred, or NULL */
+    uint8_t copy_saved;        /* 1 + the index in saved[] of out's copy in a convolution's layout
+                                  (a fused block's zcopy, cat_feed's), for the next fused block;
+                                  0: none */
 } ed_node;
 
 /* Writes a deferred tensor's data (ed_tensor.deferred) through its node; a
@@ -137,6 +140,14 @@ void ed__grad_channels(const ed_tensor *g, int64_t c0, int64_t cn, float *dst, b
 ed_status ed__batch_norm_relu(const ed_tensor *x, ed_tensor *running_mean, ed_tensor *running_var,
                               const ed_tensor *weight, const ed_tensor *bias, int training,
                               double momentum, double eps, ed_tensor **out);
+
+/* ed_cat(xs, n, 1) of 4-D float32 tensors whose result only a fused
+ * conv_bn_relu block reads (ops/cat.c): in training a backend kernel writes
+ * it straight into that block's convolution's layout and leaves the result
+ * itself deferred; elsewhere exactly ed_cat. */
+#define ED_CAT_FEED_MAX 8
+typedef struct ed__cat_feed_params { int n; } ed__cat_feed_params;
+ed_status ed__cat_feed(const ed_tensor *const *xs, int n, ed_tensor **out);
 
 /* relu(batch_norm(conv2d(x, w, b, stride 1, padding pad), training = 1,
  * momentum, eps)) as one op (ops/conv_bn_relu.c): the same values and
@@ -228,7 +239,7 @@ double ed__rng_normal_at(uint64_t seed, uint64_t base, uint64_t i);
 typedef enum ed_op {
     ED_OP_CONV2D = 0, ED_OP_CONV_TRANSPOSE2D, ED_OP_MAX_POOL2D, ED_OP_MAX_UNPOOL2D,
     ED_OP_AVG_POOL2D, ED_OP_BATCH_NORM, ED_OP_ELTWISE, ED_OP_BINARY, ED_OP_INTERPOLATE,
-    ED_OP_CONV_BN_RELU, ED_OP_CONV_CHAIN, ED_OP_INFER_GRAPH,
+    ED_OP_CONV_BN_RELU, ED_OP_CONV_CHAIN, ED_OP_INFER_GRAPH, ED_OP_CAT_FEED,
     ED_OP_COUNT
 } ed_op;
 typedef enum ed_pass { ED_FORWARD = 0, ED_BACKWARD = 1 } ed_pass;

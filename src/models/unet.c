@@ -136,7 +136,7 @@ static ed_status unet_run(const unet_state *s, const ed_tensor *x, int training,
     for (int k = s->depth - 1; k >= 0; k--) {
         ED_TRY(ed_conv_transpose2d(h, s->upw[k], s->upb[k], &ta, &h)); keep(ts, h);
         const ed_tensor *pair[2] = { skip[k], h };
-        ED_TRY(ed_cat(pair, 2, 1, &h)); keep(ts, h);
+        ED_TRY(ed__cat_feed(pair, 2, &h)); keep(ts, h);   /* read by the next block alone */
         ED_TRY(run_dconv(s, &s->up[k], h, training, ts, &h));
     }
     ed_conv2d_args oa;

@@ -10,6 +10,8 @@
  *   cat along channels takes that gradient in a fused conv_bn_relu's layout
  *   too (ed_tensor.nhwc). */
 #include "core/ed_internal.h"
+#include "encdec/precision.h"
+#include "ops/conv_common.h"
 
 typedef struct { int dim; } cat_ctx;
 
@@ -72,6 +74,23 @@ static ed_status cat_backward(ed_node *n)
     return ED_OK;
 }
 
+/* y = the inputs joined along dim (shapes checked). */
+static void write_cat(ed_tensor *y, const ed_tensor *const *xs, int n, int dim)
+{
+    int64_t outer, inner, off = 0;
+    geometry(y, dim, &outer, &inner);
+    const size_t es = ed_dtype_size(y->dtype);
+    for (int k = 0; k < n && y->numel > 0; k++) {
+        const ed_tensor *x = xs[k];
+        if (legacy_empty(x)) continue;
+        const int64_t sz = x->shape[dim];
+        if (sz > 0)
+            copy_slices((char *)y->data + (size_t)(off * inner) * es, (int64_t)((size_t)(y->shape[dim] * inner) * es),
+                        (const char *)x->data, (int64_t)((size_t)(sz * inner) * es), outer, (size_t)(sz * inner) * es);
+        off += sz;
+    }
+}
+
 ed_status ed_cat(const ed_tensor *const *xs, int n, int dim, ed_tensor **out)
 {
     if (!out) return ed__err(ED_E_ARG, "cat: out is NULL");
@@ -113,18 +132,7 @@ ed_status ed_cat(const ed_tensor *const *xs, int n, int dim, ed_tensor **out)
     }
     ed_tensor *y;
     ED_TRY(ed__alloc(ref->dtype, nd, shape, &y));
-    int64_t outer, inner, off = 0;
-    geometry(y, dim, &outer, &inner);
-    const size_t es = ed_dtype_size(y->dtype);
-    for (int k = 0; k < n && y->numel > 0; k++) {
-        const ed_tensor *x = xs[k];
-        if (legacy_empty(x)) continue;
-        const int64_t sz = x->shape[dim];
-        if (sz > 0)
-            copy_slices((char *)y->data + (size_t)(off * inner) * es, (int64_t)((size_t)(shape[dim] * inner) * es),
-                        (const char *)x->data, (int64_t)((size_t)(sz * inner) * es), outer, (size_t)(sz * inner) * es);
-        off += sz;
-    }
+    write_cat(y, xs, n, dim);
     cat_ctx c = { dim };
     ed_node *node;
     ed_status st = ed__record(y, "cat", cat_backward, n, xs, &c, sizeof c, &node);
@@ -132,6 +140,63 @@ ed_status ed_cat(const ed_tensor *const *xs, int n, int dim, ed_tensor **out)
     /* Along channels, a fused conv_bn_relu consumer may hand the gradient
      * back in its own layout, saving it a pass to NCHW (cat_backward). */
     if (node && y->dtype == ED_F32 && nd == 4 && dim == 1) node->takes_nhwc_grad = 1;
+    *out = y;
+    return ED_OK;
+}
+
+/* ---- ed__cat_feed ------------------------------------------------------------
+ * The backend kernel (ED_OP_CAT_FEED, backend/onednn/cat_feed.c) gets
+ * params = ed__cat_feed_params and tensors {x_0 .. x_{n-1}, y, copy}: it
+ * writes the copy (a uint8 holder of ed__conv_keep_bytes(y), ops/
+ * conv_common.h) in the layout the next fused block's convolution takes,
+ * and not y. y is then deferred: cat_materialise writes it from the inputs,
+ * which the node keeps. */
+
+static ed_status cat_materialise(ed_node *n)
+{
+    write_cat(n->out, (const ed_tensor *const *)n->in, n->n_in, ((const cat_ctx *)n->ctx)->dim);
+    return ED_OK;
+}
+
+ed_status ed__cat_feed(const ed_tensor *const *xs, int n, ed_tensor **out)
+{
+    bool plain = out && xs && n >= 1 && n <= ED_CAT_FEED_MAX && ed_grad_enabled();
+    for (int k = 0; plain && k < n; k++)
+        plain = xs[k] && xs[k]->dtype == ED_F32 && xs[k]->ndim == 4 && xs[k]->shape[0] == xs[0]->shape[0] &&
+                xs[k]->shape[2] == xs[0]->shape[2] && xs[k]->shape[3] == xs[0]->shape[3] && xs[k]->numel > 0 &&
+                !xs[k]->deferred && (xs[k]->requires_grad || xs[k]->node);
+    if (!plain) return ed_cat(xs, n, 1, out);   /* and every error message */
+    int64_t shape[4] = { xs[0]->shape[0], 0, xs[0]->shape[2], xs[0]->shape[3] };
+    for (int k = 0; k < n; k++) shape[1] += xs[k]->shape[1];
+    ed_tensor *y = NULL, *copy = NULL;
+    ED_TRY(ed__alloc(ED_F32, 4, shape, &y));
+    const int64_t bytes = ed__conv_keep_bytes(y, ed_get_conv_precision() == ED_PRECISION_BF16);
+    ed_status st = ed__alloc(ED_U8, 1, &bytes, &copy);
+    ed__cat_feed_params p = { n };
+    ed_tensor *t[ED_CAT_FEED_MAX + 2];
+    for (int k = 0; k < n; k++) t[k] = (ed_tensor *)xs[k];
+    t[n] = y;
+    t[n + 1] = copy;
+    const ed_kernel *kern = st == ED_OK ? ed_backend_find(ED_OP_CAT_FEED, ED_FORWARD, &p, t) : NULL;
+    if (!kern) {
+        ed_tensor_free(y);
+        ed_tensor_free(copy);
+        return st == ED_OK ? ed_cat(xs, n, 1, out) : st;
+    }
+    st = kern->run(&p, t);
+    cat_ctx c = { 1 };
+    ed_node *node = NULL;
+    if (st == ED_OK) st = ed__record(y, "cat", cat_backward, n, xs, &c, sizeof c, &node);
+    if (st == ED_OK && node) st = ed__node_save(node, copy);
+    ed_tensor_free(copy);
+    if (st != ED_OK || !node) {
+        ed_tensor_free(y);
+        return st != ED_OK ? st : ed_cat(xs, n, 1, out);
+    }
+    node->takes_nhwc_grad = 1;
+    node->copy_saved = 1;
+    node->materialise = cat_materialise;
+    y->deferred = 1;
     *out = y;
     return ED_OK;
 }

@@ -26,8 +26,9 @@
  *            header when xcopy is given; zcopy: NULL, or a holder of the
  *            same kind for z, filled in the layout the next block's
  *            convolution takes (feeds_block); xcopy: NULL, or x's own such
- *            copy from the block that made x (its zcopy, that node's
- *            saved[3]), used when it is in the right layout.
+ *            copy from the op that made x (a block's zcopy, or
+ *            ed__cat_feed's: that node's ed_node.copy_saved), used when
+ *            it is in the right layout.
  *            params.defer: z is left unwritten (zcopy only; the op marks
  *            it deferred and writes it on demand, below); params
  *            .materialise: only z is written, from ysave and stats.
@@ -86,13 +87,14 @@ static ed_status cbr_backward(ed_node *n)
     return k->run(&p, t);
 }
 
-/* x's copy in a convolution's layout, written by the block that made x
- * (its node's saved[3], see the top), or NULL. */
+/* x's copy in a convolution's layout, written by the op that made x (a
+ * block's zcopy, ed__cat_feed's: ed_node.copy_saved), or NULL. */
 static ed_tensor *producer_copy(const ed_tensor *x)
 {
     const ed_node *n = x ? x->node : NULL;
-    if (!n || !n->takes_nhwc_grad || n->n_saved < 4 || !n->saved[3]) return NULL;
-    return ((const uint64_t *)n->saved[3]->data)[0] ? n->saved[3] : NULL;
+    if (!n || !n->copy_saved || n->copy_saved > n->n_saved) return NULL;
+    ed_tensor *c = n->saved[n->copy_saved - 1];
+    return c && ((const uint64_t *)c->data)[0] ? c : NULL;
 }
 
 ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, int pad,
@@ -153,6 +155,7 @@ ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const e
             if (s == ED_OK && node) s = ed__node_save(node, st);
             if (s == ED_OK && node) s = ed__node_save(node, keep);
             if (s == ED_OK && node && zc) s = ed__node_save(node, zc);
+            if (s == ED_OK && node && zc) node->copy_saved = 4;
         }
         ed_tensor_free(ys);
         ed_tensor_free(st);

@@ -10,7 +10,9 @@
  * to oneDNN's reorders (tests/test_onednn.c compares them; float32
  * denormals become zero in bf16, as vcvtneps2bf16 does).
  *
- *   odnn_to_nhwc:   dst[n][p][c] = src[n][c][p]           (f32 or bf16 dst)
+ *   odnn_to_nhwc:   dst[n][p][c] = src[n][c][p]           (f32 or bf16 dst;
+ *                   odnn_to_nhwc_ld: dst's rows ld channels long, as one
+ *                   input's slice of a concatenation)
  *   odnn_from_nhwc: dst[n][c][p] (=|+=) src[n][p][c]       (f32; also nChw16c
  *                   as NHWC of (N * C / 16, 16, H, W))
  * with p over H*W. Parallel over images and chunks of 64 positions (each
@@ -24,8 +26,9 @@
 
 
 
-/* One image, positions [p0, p1): the tiled part, then the edges by scalars. */
-static void to_nhwc_range(const float *s, void *dst, int64_t C, int64_t HW, int64_t p0, int64_t p1, bool bf16)
+/* One image, positions [p0, p1): the tiled part, then the edges by scalars;
+ * dst's positions are ld channels apart (C, or a concatenation's total). */
+static void to_nhwc_range(const float *s, void *dst, int64_t C, int64_t ld, int64_t HW, int64_t p0, int64_t p1, bool bf16)
 {
     float *df = dst;
     uint16_t *db = dst;
@@ -41,26 +44,26 @@ static void to_nhwc_range(const float *s, void *dst, int64_t C, int64_t HW, int6
             for (int j = 0; j < 16; j++) {
 #if defined(__AVX512BF16__)
                 if (bf16) {
-                    _mm256_storeu_si256((__m256i *)(db + (q + j) * C + c0), (__m256i)_mm512_cvtneps_pbh(r[j]));
+                    _mm256_storeu_si256((__m256i *)(db + (q + j) * ld + c0), (__m256i)_mm512_cvtneps_pbh(r[j]));
                     continue;
                 }
 #else
                 if (bf16) {
                     float tmp[16];
                     _mm512_storeu_ps(tmp, r[j]);
-                    for (int i = 0; i < 16; i++) db[(q + j) * C + c0 + i] = ed__bf16_rne(tmp[i]);
+                    for (int i = 0; i < 16; i++) db[(q + j) * ld + c0 + i] = ed__bf16_rne(tmp[i]);
                     continue;
                 }
 #endif
-                _mm512_storeu_ps(df + (q + j) * C + c0, r[j]);
+                _mm512_storeu_ps(df + (q + j) * ld + c0, r[j]);
             }
         }
 #endif
     for (int64_t p = p0; p < p1; p++)
         for (int64_t c = (p < p_full ? c_full : 0); c < C; c++) {
             float v = s[c * HW + p];
-            if (bf16) db[p * C + c] = ed__bf16_rne(v);
-            else df[p * C + c] = v;
+            if (bf16) db[p * ld + c] = ed__bf16_rne(v);
+            else df[p * ld + c] = v;
         }
 }
 
@@ -95,11 +98,16 @@ static void from_nhwc_range(const float *s, float *d, int64_t C, int64_t HW, int
 
 void odnn_to_nhwc(const float *src, void *dst, int64_t N, int64_t C, int64_t HW, bool bf16)
 {
+    odnn_to_nhwc_ld(src, dst, N, C, C, HW, bf16);
+}
+
+void odnn_to_nhwc_ld(const float *src, void *dst, int64_t N, int64_t C, int64_t ld, int64_t HW, bool bf16)
+{
     int64_t tiles = (HW + LAYOUT_CHUNK - 1) / LAYOUT_CHUNK, esz = bf16 ? 2 : 4;
     ED_PARALLEL_FOR_IF(N * C * HW > 32768)
     for (int64_t k = 0; k < N * tiles; k++) {
         int64_t n = k / tiles, p0 = k % tiles * LAYOUT_CHUNK, p1 = p0 + LAYOUT_CHUNK < HW ? p0 + LAYOUT_CHUNK : HW;
-        to_nhwc_range(src + n * C * HW, (char *)dst + n * C * HW * esz, C, HW, p0, p1, bf16);
+        to_nhwc_range(src + n * C * HW, (char *)dst + n * ld * HW * esz, C, ld, HW, p0, p1, bf16);
     }
 }
 

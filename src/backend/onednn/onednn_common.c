@@ -622,4 +622,5 @@ void ed__onednn_register(void)
     ed__onednn_register_chain();
     ed__onednn_register_graph();
     ed__onednn_register_up2();   /* after conv.c's: tried before oneDNN's deconvolution */
+    ed__onednn_register_cat_feed();
 }

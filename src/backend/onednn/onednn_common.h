@@ -49,6 +49,7 @@ enum { ODNN_FAST_NONE, ODNN_FAST_TO_NHWC_F32, ODNN_FAST_TO_NHWC_BF16, ODNN_FAST_
 
 /* layout.c: NCHW float32 <-> NHWC ("acdb") activations, see there. */
 void odnn_to_nhwc(const float *src, void *dst, int64_t N, int64_t C, int64_t HW, bool bf16);
+void odnn_to_nhwc_ld(const float *src, void *dst, int64_t N, int64_t C, int64_t ld, int64_t HW, bool bf16);
 void odnn_from_nhwc(const float *src, float *dst, int64_t N, int64_t C, int64_t HW, bool accumulate);
 /* dst[i] += src[i], i < n (a same-layout output added into the user's buffer). */
 void odnn_add(const float *src, float *dst, int64_t n);
@@ -163,5 +164,6 @@ void ed__onednn_register_cbr(void);     /* conv_bn_relu.c */
 void ed__onednn_register_chain(void);   /* conv_chain.c */
 void ed__onednn_register_graph(void);   /* infer_graph.c */
 void ed__onednn_register_up2(void);     /* deconv_up2.c */
+void ed__onednn_register_cat_feed(void);   /* cat_feed.c */
 
 #endif
