@@ -256,12 +256,14 @@ static void test_chain(void)
         ed_set_conv_precision(ED_PRECISION_F32);
         const char *what[3] = { "gx", "gw1", "gw2" };
         for (int i = 0; i < 3; i++) {
-            double scale = 0, err = 0;
-            for (int64_t j = 0; o[i] && j < o[i]->numel; j++) scale = fmax(scale, fabs(ed__get(o[i], j)));
-            for (int64_t j = 0; f[i] && o[i] && j < o[i]->numel; j++) err = fmax(err, fabs(ed__get(f[i], j) - ed__get(o[i], j)));
-            CHECK_MSG(f[i] && o[i] && err <= (bf ? 1e-3 : 1e-5) * scale,
-                      "chain of two blocks (%s, extra use %d): %s error %.3g of the scale", bf ? "bf16" : "f32", extra, what[i],
-                      err / fmax(scale, 1e-30));
+            double scale = 0;
+            const double err = check_max_abs_err(f[i], o[i], &scale);
+            /* Under bf16 the second block hands the first its gradient in
+             * bfloat16 (as autocast does; the oracle keeps float32): the
+             * gradients before it carry that rounding (2^-9 relative). */
+            const double tol = !bf ? 1e-5 : i < 2 ? 1e-2 : 1e-3;
+            CHECK_MSG(err <= tol * scale, "chain of two blocks (%s, extra use %d): %s error %.3g of the scale",
+                      bf ? "bf16" : "f32", extra, what[i], err / fmax(scale, 1e-30));
             ed_tensor_free(f[i]);
             ed_tensor_free(o[i]);
         }
@@ -347,7 +349,9 @@ static void test_cat_chain(void)
         for (int i = 0; i < 4; i++) {
             double scale = 0;
             const double e = check_max_abs_err(f[i], o[i], &scale);
-            CHECK_MSG(e <= (bf ? 1e-3 : 1e-5) * scale,
+            /* bf16: the gradient handed to the cat in bfloat16, as in chain() */
+            const double tol = !bf ? 1e-5 : i < 3 && cu == 16 ? 1e-2 : 1e-3;
+            CHECK_MSG(e <= tol * scale,
                       "cat between blocks (%s, %d + 32 channels, order %d, feed %d): %s error %.3g of the scale",
                       bf ? "bf16" : "f32", cu, order, feed, what[i], e / fmax(scale, 1e-30));
             ed_tensor_free(f[i]);
@@ -438,8 +442,60 @@ static void test_deferred(void)
     for (int i = 0; i < 8; i++) ed_tensor_free(all[i]);
 }
 
+/* Parameter gradients after zero_grad are stored, not added to the stale
+ * buffer (ed__grad_of_overwrite for leaves), and add up without it; with
+ * only x and the weight cleared, theirs are stored and the bias's, gamma's
+ * and beta's added (one primitive writes the weight's and the bias's, so
+ * the weight's is zeroed first). Every backward is the same computation,
+ * so step k's gradient is (multiplier) x the first's. */
+static void test_param_grads(void)
+{
+    ed_tensor *x = check_randn(ED_F32, 4, (int64_t[]){ 2, 16, 9, 11 }, 100), *w = check_randn(ED_F32, 4, (int64_t[]){ 32, 16, 3, 3 }, 101);
+    ed_tensor *b = check_randn(ED_F32, 1, (int64_t[]){ 32 }, 102), *g = check_randn(ED_F32, 1, (int64_t[]){ 32 }, 103);
+    ed_tensor *be = check_randn(ED_F32, 1, (int64_t[]){ 32 }, 104), *gz = check_randn(ED_F32, 4, (int64_t[]){ 2, 32, 9, 11 }, 105);
+    ed_tensor *p[5] = { x, w, b, g, be };
+    static const int mult[4][5] = { { 1, 1, 1, 1, 1 }, { 1, 1, 1, 1, 1 }, { 2, 2, 2, 2, 2 }, { 1, 1, 3, 3, 3 } };
+    for (int bf = 0; bf < 2; bf++) {
+        ed_set_conv_precision(bf ? ED_PRECISION_BF16 : ED_PRECISION_F32);
+        for (int i = 0; i < 5; i++) {
+            ed_tensor_set_requires_grad(p[i], 1);
+            ed_tensor_zero_grad(p[i]);
+        }
+        ed_tensor *first[5] = { 0 };
+        for (int step = 0; step < 4; step++) {
+            if (step == 1)
+                for (int i = 0; i < 5; i++) ed_tensor_zero_grad(p[i]);
+            if (step == 3)
+                for (int i = 0; i < 2; i++) ed_tensor_zero_grad(p[i]);
+            ed_tensor *z = NULL;
+            CHECK_OK(ed__conv_bn_relu_train(x, w, b, 1, NULL, NULL, g, be, 0.1, 1e-5, 0, &z));
+            CHECK_OK(ed_backward(z, gz));
+            ed_tensor_free(z);
+            for (int i = 0; i < 5; i++) {
+                if (step == 0) {
+                    first[i] = grad_copy(p[i]);
+                    continue;
+                }
+                const ed_tensor *gr = ed_tensor_grad(p[i]);
+                bool ok = gr && first[i] && gr->numel == first[i]->numel;
+                for (int64_t j = 0; ok && j < gr->numel; j++) {
+                    const float a = ((const float *)gr->data)[j], e = mult[step][i] * ((const float *)first[i]->data)[j];
+                    ok = fabsf(a - e) <= 1e-5f * fmaxf(1.0f, fabsf(e));
+                }
+                CHECK_MSG(ok, "parameter gradients (%s), step %d: gradient %d should be %d x the first's", bf ? "bf16" : "f32",
+                          step, i, mult[step][i]);
+            }
+        }
+        for (int i = 0; i < 5; i++) ed_tensor_free(first[i]);
+    }
+    ed_set_conv_precision(ED_PRECISION_F32);
+    for (int i = 0; i < 5; i++) ed_tensor_free(p[i]);
+    ed_tensor_free(gz);
+}
+
 int main(void)
 {
+    test_param_grads();
     test_deferred();
     test_chain();
     test_cat_chain();

@@ -122,7 +122,10 @@ ed_status ed__grad_of_overwrite(ed_node *n, int i, ed_tensor **g, int *overwrite
     *overwrite = 0;
     ed_tensor *t = n->in[i];
     if (!t || !(t->requires_grad || t->node)) return ED_OK;
-    if (!t->node || t->grad_defined) return grad_buffer(t, g);   /* leaves keep their zero-filled buffers */
+    /* A leaf's first gradient (no buffer yet) is zero-filled where it
+     * lives (heap or arena); a leaf whose buffer was only marked stale by
+     * zero_grad (a parameter's slice of the optimizer's block) is stored. */
+    if (t->grad_defined || (!t->node && !t->grad)) return grad_buffer(t, g);
     if (!t->grad) ED_TRY(ed__alloc(t->dtype == ED_F64 ? ED_F64 : ED_F32, t->ndim, t->shape, &t->grad));
     t->grad->nhwc = 0;   /* NCHW unless the writer says otherwise */
     t->grad_defined = 1;

@@ -24,8 +24,9 @@ struct ed_tensor {
     uint8_t owns_data;         /* data freed with the struct (heap) */
     uint8_t requires_grad;     /* a leaf that wants .grad */
     uint8_t grad_defined;      /* .grad holds a value since the last zero_grad */
-    uint8_t nhwc;              /* ED_GRAD_*: data is not NCHW but NHWC (N, H*W, C) or oneDNN's
-                                  nChw16c (N, C/16, H*W, 16): only a non-leaf's temporary
+    uint8_t nhwc;              /* ED_GRAD_*: data is not NCHW but NHWC (N, H*W, C), in float32 or
+                                  (under bf16, in the first half of the buffer) bfloat16, or
+                                  oneDNN's nChw16c (N, C/16, H*W, 16): only a non-leaf's temporary
                                   gradient written by the fused conv_bn_relu backward for a
                                   producer that reads it so (ed_node.takes_nhwc_grad); anything
                                   else gets it back in NCHW first (ed__grad_plain) */
@@ -121,13 +122,14 @@ ed_status ed__node_save(ed_node *n, ed_tensor *t);
  * first use) or NULL when input i needs no gradient. */
 ed_status ed__grad_of(ed_node *n, int i, ed_tensor **g);
 /* The same for an op whose backward writes every element of that gradient:
- * when no gradient has reached input i yet (and it is not a leaf), the
- * buffer comes back unfilled with *overwrite = 1 and the op must store
- * (=), not add; otherwise *overwrite = 0 and it adds (+=) as usual. Saves
- * zero-filling each activation's gradient and reading it back. */
+ * when no gradient has reached input i yet (a non-leaf, or a leaf whose
+ * buffer zero_grad marked stale), the buffer comes back unfilled with
+ * *overwrite = 1 and the op must store (=), not add; otherwise *overwrite
+ * = 0 and it adds (+=) as usual. Saves zero-filling each gradient and
+ * reading it back. */
 ed_status ed__grad_of_overwrite(ed_node *n, int i, ed_tensor **g, int *overwrite);
 /* ed_tensor.nhwc's values. */
-enum { ED_GRAD_NCHW = 0, ED_GRAD_NHWC = 1, ED_GRAD_NCHW16C = 2 };
+enum { ED_GRAD_NCHW = 0, ED_GRAD_NHWC = 1, ED_GRAD_NCHW16C = 2, ED_GRAD_NHWC_BF16 = 3 };
 /* A gradient held NHWC or nChw16c (ed_tensor.nhwc) put back in NCHW in
  * place; a no-op for any other tensor (autograd/grad_layout.c). */
 ed_status ed__grad_plain(ed_tensor *g);

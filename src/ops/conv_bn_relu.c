@@ -36,7 +36,9 @@
  *            in its layout (then x's data is never read).
  *   backward {x, w, gz, gamma, ysave, stats, keep, gx, gw, gb, ggamma,
  *             gbeta, xcopy}, gradients NULL when not wanted; gx stored when
- *            params.conv.gx_overwrite, else added; the others added.
+ *            params.conv.gx_overwrite, gweight and gbias when params.conv
+ *            .gw_overwrite, ggamma and gbeta when params.gg_overwrite /
+ *            gbe_overwrite; else added.
  *            gz may be NHWC (gz->nhwc: written so by the next block's
  *            backward, the node being marked takes_nhwc_grad); a stored gx
  *            may be written NHWC (setting gx->nhwc) when x's own producer
@@ -72,13 +74,20 @@ static ed_status cbr_backward(ed_node *n)
     const ed__cbr_params *c = n->ctx;
     if (n->in[0]->deferred && !producer_copy(n->in[0])) ED_TRY(ed__materialise(n->in[0]));
     ed_tensor *gx, *gw, *gb, *gg, *gbe;
-    int ow = 0;
-    ED_TRY(ed__grad_of_overwrite(n, 0, &gx, &ow));
-    ED_TRY(ed__grad_of(n, 1, &gw));
-    ED_TRY(ed__grad_of(n, 2, &gb));
-    ED_TRY(ed__grad_of(n, 3, &gg));
-    ED_TRY(ed__grad_of(n, 4, &gbe));
+    int ow = 0, ow_w = 0, ow_b = 0;
     ed__cbr_params p = *c;
+    ED_TRY(ed__grad_of_overwrite(n, 0, &gx, &ow));
+    ED_TRY(ed__grad_of_overwrite(n, 1, &gw, &ow_w));
+    ED_TRY(ed__grad_of_overwrite(n, 2, &gb, &ow_b));
+    ED_TRY(ed__grad_of_overwrite(n, 3, &gg, &p.gg_overwrite));
+    ED_TRY(ed__grad_of_overwrite(n, 4, &gbe, &p.gbe_overwrite));
+    /* One backward-weights primitive writes both the weight's and the
+     * bias's gradient: it stores them only when both may be stored. */
+    p.conv.gw_overwrite = (!gw || ow_w) && (!gb || ow_b) && (gw || gb);
+    if (!p.conv.gw_overwrite) {
+        if (gw && ow_w) memset(gw->data, 0, sizeof(float) * (size_t)gw->numel);
+        if (gb && ow_b) memset(gb->data, 0, sizeof(float) * (size_t)gb->numel);
+    }
     p.conv.gx_overwrite = ow;
     ed_tensor *t[13] = { n->in[0], n->in[1], n->out->grad, n->in[3], n->saved[0], n->saved[1], n->saved[2],
                          gx, gw, gb, gg, gbe, producer_copy(n->in[0]) };

@@ -10,6 +10,7 @@ typedef struct ed__cbr_params {
     double momentum, eps;   /* the BatchNorm's, training mode */
     int defer;              /* forward: z stays unwritten (only zcopy is), the op marks it deferred */
     int materialise;        /* forward: only write z from ysave and stats (x, w, running stats untouched) */
+    int gg_overwrite, gbe_overwrite;   /* backward: store the gamma / beta gradients (conv.gw_overwrite: weight, bias) */
 } ed__cbr_params;
 
 #endif

@@ -53,6 +53,13 @@ typedef struct ed__conv_params {
                                 (Cin, Cout, kh, kw), as a transposed convolution's (the inference
                                 graph's 2x2 up-sampling as a 1x1 convolution to 4 Cout channels,
                                 backend/onednn/infer_graph.c) */
+    int gx_lo;               /* oneDNN kernels only, never set by the ops: backward-data's diff_src
+                                in the convolution's type (bf16 under bf16), for a fused block
+                                handing its input gradient to a producer that reads it so
+                                (backend/onednn/conv_bn_relu.c, ED_GRAD_NHWC_BF16) */
+    int gw_overwrite;        /* oneDNN kernels only, never set by the ops: backward-weights stores
+                                (=) the weight and bias gradients instead of adding to them (fresh
+                                buffers, ed__grad_of_overwrite; backend/onednn/conv_bn_relu.c) */
     int keep_src;            /* conv2d, training: the kernel may keep its converted input for the
                                 weight gradient (ED_CONV_KEEP below). Forward: tensors[5] is a
                                 uint8 holder to fill, or left with a zero first word; backward:

@@ -37,6 +37,15 @@ static inline int64_t at(bool blk, int64_t HW, int64_t C, int64_t n, int64_t c, 
 static inline int64_t pix_step(bool blk, int64_t C) { return blk ? 16 : C; }
 
 
+/* A bfloat16's float value. */
+static inline float bf16_f(uint16_t b)
+{
+    const uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
 /* The BatchNorm output before the ReLU, in float: the forward's z and the
  * backward's mask both come from this one expression. */
 static inline float bn_v(float y, float a, float b) { return y * a + b; }
@@ -228,10 +237,18 @@ void odnn_bn_nhwc_apply_relu(const float *y, bool blk, const float *alpha, const
 
 #if defined(__AVX512F__)
 /* The 16 rows (pixels q..q+15) of gz's channels c0..c0+15, pixel-major;
- * gz is NCHW (gzn: image n), or in y's layout (own: rows as they are). */
-static inline void load_gz_tile(const float *gz, const float *gzn, bool own, bool blk, int64_t HW, int64_t C, int64_t n,
-                                int64_t c0, int64_t q, __m512 g[16])
+ * gz is NCHW (gzn: image n), or in y's layout (own: rows as they are;
+ * with b16, NHWC bfloat16). */
+static inline void load_gz_tile(const float *gz, const float *gzn, bool own, bool b16, bool blk, int64_t HW, int64_t C,
+                                int64_t n, int64_t c0, int64_t q, __m512 g[16])
 {
+    if (own && b16) {
+        const uint16_t *r = (const uint16_t *)gz + at(blk, HW, C, n, c0, q);
+        for (int i = 0; i < 16; i++)
+            g[i] = _mm512_castsi512_ps(
+                _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(r + i * C))), 16));
+        return;
+    }
     if (own) {
         const float *r = gz + at(blk, HW, C, n, c0, q);
         for (int i = 0; i < 16; i++) g[i] = _mm512_loadu_ps(r + i * pix_step(blk, C));
@@ -251,9 +268,12 @@ static inline __m512 masked(__m512 yv, __m512 g, __m512 a, __m512 b)
 
 void odnn_bn_nhwc_backward(const float *y, bool blk, const float *gz, const float *alpha, const float *beta,
                            const double *mean, const double *invstd, const float *w, int64_t N, int64_t HW,
-                           int64_t C, bool gz_own, double *part, double *sg, double *sgx, void *gy, bool gy_bf16)
+                           int64_t C, bool gz_own, bool gz_bf16, double *part, double *sg, double *sgx, void *gy,
+                           bool gy_bf16)
 {
-#define GZ(c, p) (gz_own ? gz[at(blk, HW, C, n, (c), (p))] : gzn[(c) * HW + (p)])
+#define GZ(c, p)                                                                                       \
+    (gz_own ? (gz_bf16 ? bf16_f(((const uint16_t *)gz)[at(blk, HW, C, n, (c), (p))]) : gz[at(blk, HW, C, n, (c), (p))]) \
+            : gzn[(c) * HW + (p)])
     const int64_t nch = chunks_of(HW), items = N * nch, ps = pix_step(blk, C);
     const double M = (double)(N * HW);
     float *meanf = (float *)(part + 2 * items * C), *kk = meanf + C, *mgv = kk + C, *cxv = mgv + C;
@@ -272,7 +292,7 @@ void odnn_bn_nhwc_backward(const float *y, bool blk, const float *gz, const floa
             __m512d g0 = _mm512_setzero_pd(), g1 = g0, x0 = g0, x1 = g0;
             for (int64_t q = p0; q < p_full; q += 16) {
                 __m512 g[16];
-                load_gz_tile(gz, gzn, gz_own, blk, HW, C, n, c0, q, g);
+                load_gz_tile(gz, gzn, gz_own, gz_bf16, blk, HW, C, n, c0, q, g);
                 const float *yq = y + at(blk, HW, C, n, c0, q);
                 __m512 ag = _mm512_setzero_ps(), ax = ag;
                 for (int i = 0; i < 16; i++) {
@@ -339,7 +359,7 @@ void odnn_bn_nhwc_backward(const float *y, bool blk, const float *gz, const floa
             const __m512 k = _mm512_loadu_ps(kk + c0), mg = _mm512_loadu_ps(mgv + c0), cx = _mm512_loadu_ps(cxv + c0);
             for (int64_t q = p0; q < p_full; q += 16) {
                 __m512 g[16];
-                load_gz_tile(gz, gzn, gz_own, blk, HW, C, n, c0, q, g);
+                load_gz_tile(gz, gzn, gz_own, gz_bf16, blk, HW, C, n, c0, q, g);
                 const int64_t o0 = at(blk, HW, C, n, c0, q);
                 for (int i = 0; i < 16; i++) {
                     const int64_t o = o0 + i * ps;

@@ -21,9 +21,10 @@ void odnn_bn_nhwc_apply_relu(const float *y, bool blk, const float *alpha, const
  * sum of g', sgx[c] = sum of g' (y - mean), g' = gz where z > 0 else 0,
  * and gy = w invstd (g' - sg / M - (y - mean) invstd^2 sgx / M) (w may be
  * NULL: 1) written in y's layout, float32 or (gy_bf16) bfloat16. gz is
- * NCHW, or in y's layout with gz_own. */
+ * NCHW, or in y's layout with gz_own (NHWC bfloat16 with gz_bf16). */
 void odnn_bn_nhwc_backward(const float *y, bool blk, const float *gz, const float *alpha, const float *beta,
                            const double *mean, const double *invstd, const float *w, int64_t N, int64_t HW,
-                           int64_t C, bool gz_own, double *part, double *sg, double *sgx, void *gy, bool gy_bf16);
+                           int64_t C, bool gz_own, bool gz_bf16, double *part, double *sg, double *sgx, void *gy,
+                           bool gy_bf16);
 
 #endif

@@ -36,6 +36,8 @@ _Static_assert(K_P + sizeof(ed__conv_params) / sizeof(int) <= K_BIAS, "conv para
 #define K_OW (K_P + (int)(offsetof(ed__conv_params, gx_overwrite) / sizeof(int)))
 #define K_WSCALE (K_P + (int)(offsetof(ed__conv_params, wscale) / sizeof(int)))
 #define K_KEEP (K_P + (int)(offsetof(ed__conv_params, keep_src) / sizeof(int)))
+#define K_GXLO (K_P + (int)(offsetof(ed__conv_params, gx_lo) / sizeof(int)))
+#define K_GWOW (K_P + (int)(offsetof(ed__conv_params, gw_overwrite) / sizeof(int)))
 
 /* Under WINO_MIN_PIXELS positions (N H W) Winograd's tiles are too few to
  * pay for its transforms: measured here at 2 threads, 512 channels at 8x8
@@ -73,7 +75,9 @@ static void make_key(odnn_key *k, int kind, const ed__conv_params *p, const ed_t
     k->w[K_BIAS] = bias;
     k->w[K_PREC] = ed_get_conv_precision();
     if (kind != CONV_FWD) k->w[K_RELU] = 0;   /* backward gets gy masked already: one entry */
-    if (kind != CONV_BWD_DATA && kind != DECONV_BWD_DATA) k->w[K_OW] = 0;   /* only diff_src can be stored */
+    if (kind != CONV_BWD_DATA && kind != DECONV_BWD_DATA) k->w[K_OW] = k->w[K_GXLO] = 0;   /* diff_src's */
+    if (ed_get_conv_precision() != ED_PRECISION_BF16) k->w[K_GXLO] = 0;   /* f32 is the compute type */
+    if (kind != CONV_BWD_W && kind != DECONV_BWD_W) k->w[K_GWOW] = 0;   /* diff_weights' */
     k->w[K_WSCALE] = 0;   /* a folded weight is the same primitive: the weight cache folds it */
     k->w[K_KEEP] = 0;     /* so is a kept input */
     k->w[K_WINO] = odnn_conv_wino(kind, p, x, w);
@@ -219,6 +223,7 @@ static dnnl_primitive_desc_t bwd_pd(const odnn_key *k, const geom *g, bool de, b
 {
     dnnl_primitive_desc_t pd = NULL;
     const dnnl_memory_desc_t *b = weights && g->bias ? &g->bias_a : NULL;
+    const dnnl_memory_desc_t *diff_src = g->p.gx_lo ? &g->src_a : &g->src_f;   /* compute type, or f32 */
     for (int wino = k->w[K_WINO] ? 1 : 0; wino >= 0 && !pd; wino--) {
         dnnl_primitive_desc_t hint = fwd_pd(g, de, &g->dst_lo, attr, eng, wino);
         const dnnl_alg_kind_t alg = wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
@@ -235,11 +240,11 @@ static dnnl_primitive_desc_t bwd_pd(const odnn_key *k, const geom *g, bool de, b
             s = dnnl_dilated_convolution_backward_weights_desc_init(&desc.c, alg, &g->src_a, &g->wei_f, b, &g->dst_lo,
                                                                     g->strides, g->dil, g->pl, g->pr);
         else if (de)
-            s = dnnl_dilated_deconvolution_backward_data_desc_init(&desc.d, dnnl_deconvolution_direct, &g->src_f,
+            s = dnnl_dilated_deconvolution_backward_data_desc_init(&desc.d, dnnl_deconvolution_direct, diff_src,
                                                                    &g->wei_a, &g->dst_lo, g->strides, g->dil, g->pl,
                                                                    g->pr);
         else
-            s = dnnl_dilated_convolution_backward_data_desc_init(&desc.c, alg, &g->src_f, &g->wei_a, &g->dst_lo,
+            s = dnnl_dilated_convolution_backward_data_desc_init(&desc.c, alg, diff_src, &g->wei_a, &g->dst_lo,
                                                                  g->strides, g->dil, g->pl, g->pr);
         if (hint && s == dnnl_success && dnnl_primitive_desc_create(&pd, &desc, attr, eng, hint) != dnnl_success) pd = NULL;
         if (hint) dnnl_primitive_desc_destroy(hint);
@@ -266,7 +271,8 @@ static bool build_bwd_data(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, b
     return finish(p, pd);
 }
 
-/* Backward weights: args {src, diff_dst, diff_weights (+=), [diff_bias (+=)]}. */
+/* Backward weights: args {src, diff_dst, diff_weights (+=, or = with
+ * gw_overwrite), [diff_bias (the same)]}. */
 static bool build_bwd_w(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool bf16)
 {
     geom g;
@@ -278,8 +284,8 @@ static bool build_bwd_w(const odnn_key *k, dnnl_engine_t eng, odnn_prim *p, bool
     if (!pd) return false;
     set_arg(p, DNNL_ARG_SRC, false, false, &g.src_u, pd, dnnl_query_src_md, 0);
     set_arg(p, DNNL_ARG_DIFF_DST, false, false, &g.dst_u, pd, dnnl_query_diff_dst_md, 0);
-    set_arg(p, DNNL_ARG_DIFF_WEIGHTS, true, true, &g.wei_u, pd, dnnl_query_diff_weights_md, 0);
-    if (g.bias) set_arg(p, DNNL_ARG_DIFF_BIAS, true, true, &g.bias_u, pd, dnnl_query_diff_weights_md, 1);
+    set_arg(p, DNNL_ARG_DIFF_WEIGHTS, true, !g.p.gw_overwrite, &g.wei_u, pd, dnnl_query_diff_weights_md, 0);
+    if (g.bias) set_arg(p, DNNL_ARG_DIFF_BIAS, true, !g.p.gw_overwrite, &g.bias_u, pd, dnnl_query_diff_weights_md, 1);
     return finish(p, pd);
 }
 

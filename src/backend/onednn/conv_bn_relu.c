@@ -170,11 +170,13 @@ static bool bwd_supports(const void *params, ed_tensor *const *t)
 static ed_status bwd_run(const void *params, ed_tensor *const *t)
 {
     const ed__cbr_params *p = params;
-    if (t[2]->nhwc && t[2]->nhwc != grad_layout()) ED_TRY(ed__grad_plain(t[2]));   /* another block's layout */
+    const bool bf16 = ed_get_conv_precision() == ED_PRECISION_BF16;
+    const uint8_t gl = t[2]->nhwc;
+    if (gl && gl != grad_layout() && !(bf16 && gl == ED_GRAD_NHWC_BF16))
+        ED_TRY(ed__grad_plain(t[2]));   /* another block's layout */
     const ed_tensor *x = t[0], *w = t[1], *gz = t[2], *gamma = t[3], *ys = t[4], *st = t[5], *keep = t[6];
     ed_tensor *gx = t[7], *gw = t[8], *gb = t[9], *gg = t[10], *gbe = t[11];
     const int64_t N = gz->shape[0], C = gz->shape[1], HW = gz->shape[2] * gz->shape[3];
-    const bool bf16 = ed_get_conv_precision() == ED_PRECISION_BF16;
     const double *mean = st->data, *invstd = mean + C;
     const float *alpha = (const float *)(invstd + C), *shift = alpha + C;
     const int64_t np = odnn_bn_nhwc_part_size(N, HW, C);
@@ -186,10 +188,10 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
     if (s == ED_OK) {
         double *sg = part + np, *sgx = sg + C;
         odnn_bn_nhwc_backward(ys->data, blocked(), gz->data, alpha, shift, mean, invstd, gamma ? ed__cf32(gamma) : NULL, N,
-                              HW, C, gz->nhwc != ED_GRAD_NCHW, part, sg, sgx, gy, bf16);
+                              HW, C, gz->nhwc != ED_GRAD_NCHW, gz->nhwc == ED_GRAD_NHWC_BF16, part, sg, sgx, gy, bf16);
         for (int64_t c = 0; c < C; c++) {   /* as ops/batch_norm_kern.h's bn_backward */
-            if (gbe) ed__f32(gbe)[c] += (float)sg[c];
-            if (gg) ed__f32(gg)[c] += (float)(sgx[c] * invstd[c]);
+            if (gbe) ed__f32(gbe)[c] = (p->gbe_overwrite ? 0.0f : ed__f32(gbe)[c]) + (float)sg[c];
+            if (gg) ed__f32(gg)[c] = (p->gg_overwrite ? 0.0f : ed__f32(gg)[c]) + (float)(sgx[c] * invstd[c]);
         }
     }
     /* backward-weights needs somewhere for diff_weights even when only the
@@ -201,23 +203,27 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
     }
     odnn_lock();
     if (s == ED_OK && gx) {
-        ed__conv_params c = conv_of(p, p->conv.gx_overwrite);
-        odnn_prim *e = odnn_conv_entry(CONV_BWD_DATA, &c, x, w, gz->shape, false);
         /* Stored for a producer that reads NHWC (a block like this one, or
-         * a cat along channels): left in the primitive's NHWC float32, no
-         * layout pass. Whole 16-channel groups only: nChw16c pads the
-         * channels past gx's size, and the readers assume no padding. */
-        const bool keep_nhwc = e && p->conv.gx_overwrite && x->node && x->node->takes_nhwc_grad &&
-                               x->shape[1] % 16 == 0 && md_is(&e->args[2].prim_md, x->shape, dnnl_f32);
+         * a cat along channels): left in the primitive's layout, no layout
+         * pass; under bf16 in bfloat16 (as autocast's gradients), half the
+         * bytes for the reader's two passes. Whole 16-channel groups only:
+         * nChw16c pads the channels past gx's size, and the readers assume
+         * no padding. */
+        const bool hand = p->conv.gx_overwrite && x->node && x->node->takes_nhwc_grad && x->shape[1] % 16 == 0;
+        ed__conv_params c = conv_of(p, p->conv.gx_overwrite);
+        c.gx_lo = hand && bf16;
+        odnn_prim *e = odnn_conv_entry(CONV_BWD_DATA, &c, x, w, gz->shape, false);
+        const bool keep_nhwc = e && hand && md_is(&e->args[2].prim_md, x->shape, c.gx_lo ? dnnl_bf16 : dnnl_f32);
         odnn_weight_tensor(w);
         s = e ? odnn_run_pre(e, (void *[]){ gy, w->data, gx->data }, (void *[]){ gy, NULL, keep_nhwc ? gx->data : NULL },
                              "conv_bn_relu")
               : ed__err(ED_E_UNSUPPORTED, "conv_bn_relu: oneDNN kernel unavailable for these arguments");
         odnn_weight_tensor(NULL);
-        if (s == ED_OK && keep_nhwc) gx->nhwc = grad_layout();
+        if (s == ED_OK && keep_nhwc) gx->nhwc = c.gx_lo ? ED_GRAD_NHWC_BF16 : grad_layout();
     }
     if (s == ED_OK && (gw || gb)) {
         ed__conv_params c = conv_of(p, 0);
+        c.gw_overwrite = p->conv.gw_overwrite;
         odnn_prim *e = odnn_conv_entry(CONV_BWD_W, &c, x, w, gz->shape, gb != NULL);
         void *xs = e ? odnn_conv_kept_src(keep, e) : NULL;
         if (!xs && e && t[12]) xs = odnn_conv_kept_src(t[12], e);   /* x as its producer wrote it */
