@@ -184,6 +184,25 @@ static void test_fallbacks(void)
     for (int i = 0; i < 6; i++) ed_tensor_free(all[i]);
 }
 
+/* One conv(3x3, padding 1) + BatchNorm + ReLU block with batch statistics:
+ * the fused op (fused == 1; feeds is its feeds_block), or conv2d followed
+ * by the fused BatchNorm + ReLU (the oracle). */
+static ed_tensor *block(const ed_tensor *x, const ed_tensor *w, int fused, int feeds)
+{
+    ed_tensor *z = NULL, *c = NULL;
+    if (fused == 1) {
+        CHECK_OK(ed__conv_bn_relu_train(x, w, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, feeds, &z));
+        return z;
+    }
+    ed_conv2d_args ca;
+    ed_conv2d_args_default(&ca);
+    ca.padding[0] = ca.padding[1] = 1;
+    CHECK_OK(ed_conv2d(x, w, NULL, &ca, &c));
+    CHECK_OK(ed__batch_norm_relu(c, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &z));
+    ed_tensor_free(c);
+    return z;
+}
+
 /* Two blocks in a chain: the first hands the second its output already in
  * the convolution's layout (feeds_block), the second's backward hands the
  * first its input gradient in NHWC (ed_tensor.nhwc), with no layout pass.
@@ -204,26 +223,9 @@ static void chain(const ed_tensor *x0, const ed_tensor *w1, const ed_tensor *w2,
     ed_tensor *h = NULL;
     CHECK_OK(ed_scale(x, 2.0, &h));
     ed_backend_set_enabled(fused != 0);
-    ed_conv2d_args ca;
-    ed_conv2d_args_default(&ca);
-    ca.padding[0] = ca.padding[1] = 1;
-    ed_tensor *c = NULL;
-    if (fused == 1) {
-        CHECK_OK(ed__conv_bn_relu_train(h, a, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, extra != 1, &z1));
-    } else {
-        CHECK_OK(ed_conv2d(h, a, NULL, &ca, &c));
-        CHECK_OK(ed__batch_norm_relu(c, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &z1));
-        ed_tensor_free(c);
-        c = NULL;
-    }
+    z1 = block(h, a, fused, extra != 1);
     if (extra == 1) CHECK_OK(ed_mul(z1, g1, &m));
-    if (fused == 1) {
-        CHECK_OK(ed__conv_bn_relu_train(z1, b, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 0, &z2));
-    } else {
-        CHECK_OK(ed_conv2d(z1, b, NULL, &ca, &c));
-        CHECK_OK(ed__batch_norm_relu(c, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &z2));
-        ed_tensor_free(c);
-    }
+    z2 = block(z1, b, fused, 0);
     if (extra == 2) CHECK_OK(ed_mul(z1, g1, &m));
     CHECK_OK(ed_mul(z2, gz, &l1));
     CHECK_OK(ed_sum(l1, NULL, 0, 0, &l2));
@@ -289,33 +291,17 @@ static void cat_chain(const ed_tensor *x0, const ed_tensor *u0, const ed_tensor 
     CHECK_OK(ed_tensor_clone(w2, &b));
     ed_tensor *leaves[4] = { x, u, a, b };
     for (int i = 0; i < 4; i++) ed_tensor_set_requires_grad(leaves[i], 1);
-    ed_tensor *h = NULL, *u2 = NULL, *z1 = NULL, *c = NULL, *z2 = NULL, *l1 = NULL, *l2 = NULL, *t = NULL;
+    ed_tensor *h = NULL, *u2 = NULL, *z1 = NULL, *c = NULL, *z2 = NULL, *l1 = NULL, *l2 = NULL;
     CHECK_OK(ed_scale(x, 2.0, &h));
     CHECK_OK(ed_scale(u, 2.0, &u2));
     ed_backend_set_enabled(fused != 0);
-    ed_conv2d_args ca;
-    ed_conv2d_args_default(&ca);
-    ca.padding[0] = ca.padding[1] = 1;
-    if (fused == 1) {
-        CHECK_OK(ed__conv_bn_relu_train(h, a, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 0, &z1));
-    } else {
-        CHECK_OK(ed_conv2d(h, a, NULL, &ca, &t));
-        CHECK_OK(ed__batch_norm_relu(t, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &z1));
-        ed_tensor_free(t);
-        t = NULL;
-    }
+    z1 = block(h, a, fused, 0);
     const ed_tensor *pair[2] = { order ? u2 : z1, order ? z1 : u2 };
     if (feed) CHECK_OK(ed__cat_feed(pair, 2, &c));
     else CHECK_OK(ed_cat(pair, 2, 1, &c));
     *deferred = c->deferred;
     if (c->deferred) memset(c->data, 0xff, sizeof(float) * (size_t)c->numel);   /* nothing may read it */
-    if (fused == 1) {
-        CHECK_OK(ed__conv_bn_relu_train(c, b, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 0, &z2));
-    } else {
-        CHECK_OK(ed_conv2d(c, b, NULL, &ca, &t));
-        CHECK_OK(ed__batch_norm_relu(t, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &z2));
-        ed_tensor_free(t);
-    }
+    z2 = block(c, b, fused, 0);
     CHECK_OK(ed_mul(z2, gz, &l1));
     CHECK_OK(ed_sum(l1, NULL, 0, 0, &l2));
     CHECK_OK(ed_backward(l2, NULL));
@@ -377,14 +363,14 @@ static void defer_run(const ed_tensor *x0, const ed_tensor *w1, const ed_tensor 
     ed_tensor_set_requires_grad(a, 1);
     ed_tensor_set_requires_grad(b, 1);
     CHECK_OK(ed_scale(x, 2.0, &h));
-    CHECK_OK(ed__conv_bn_relu_train(h, a, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, feeds, &z1));
+    z1 = block(h, a, 1, feeds);
     *deferred = z1->deferred;
     /* Nothing may read a deferred tensor's memory: poison it (NaN), so
      * that only a real write passes the comparisons below. */
     if (z1->deferred) memset(z1->data, 0xff, sizeof(float) * (size_t)z1->numel);
     out[4] = NULL;
     if (read == 1) CHECK_OK(ed_tensor_clone(z1, &out[4]));
-    CHECK_OK(ed__conv_bn_relu_train(z1, b, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 0, &z2));
+    z2 = block(z1, b, 1, 0);
     CHECK_OK(ed_mul(z2, gz, &l1));
     CHECK_OK(ed_sum(l1, NULL, 0, 0, &l2));
     CHECK_OK(ed_backward(l2, NULL));
@@ -421,6 +407,17 @@ static void test_deferred(void)
             ed_tensor_free(d[i]);
             ed_tensor_free(e[i]);
         }
+    }
+    /* With no input wanting a gradient nothing is recorded, so nothing
+     * could write z1 later: it is written at once. */
+    {
+        ed_tensor *h0 = NULL, *z0 = NULL, *r0 = NULL;
+        CHECK_OK(ed_scale(x, 2.0, &h0));
+        CHECK_OK(ed__conv_bn_relu_train(h0, w1, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 2, &z0));
+        CHECK_OK(ed__conv_bn_relu_train(h0, w1, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 0, &r0));
+        CHECK(z0 && r0 && z0->deferred == 0 && same_bits(z0, r0));
+        ed_tensor *fr[] = { h0, z0, r0 };
+        for (int i = 0; i < 3; i++) ed_tensor_free(fr[i]);
     }
     /* A deferred tensor given to another op is written first (its checks
      * materialise it): z1 * 1 has z1's values. */

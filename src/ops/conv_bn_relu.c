@@ -156,9 +156,16 @@ ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const e
             const ed_tensor *in[5] = { x, w, b, gamma, beta };
             if (s == ED_OK) s = ed__record(z, "conv_bn_relu", cbr_backward, 5, in, &p, sizeof p, &node);
             if (node) node->takes_nhwc_grad = 1;   /* the kernel reads gz in either layout */
-            if (node && p.defer && zc && s == ED_OK && ((const uint64_t *)zc->data)[0]) {   /* the copy was made */
-                z->deferred = 1;
-                node->materialise = cbr_materialise;
+            if (s == ED_OK && p.defer) {
+                if (node && zc && ((const uint64_t *)zc->data)[0]) {   /* the copy was made */
+                    z->deferred = 1;
+                    node->materialise = cbr_materialise;
+                } else {   /* nothing recorded (no input wants a gradient), or no copy: z now */
+                    ed__cbr_params pm = p;
+                    pm.defer = 0;
+                    pm.materialise = 1;
+                    s = k->run(&pm, t);
+                }
             }
             if (s == ED_OK && node) s = ed__node_save(node, ys);
             if (s == ED_OK && node) s = ed__node_save(node, st);
