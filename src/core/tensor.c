@@ -133,8 +133,7 @@ ed_status ed__materialise(const ed_tensor *t)
 
 ed_status ed_tensor_clone(const ed_tensor *src, ed_tensor **out)
 {
-    ED_TRY(ed__check_tensor(src, "clone", "tensor"));
-    ED_TRY(ed__materialise(src));
+    ED_TRY(ed__check_tensor(src, "clone", "tensor"));   /* also writes a deferred tensor */
     return ed_tensor_from_data(src->dtype, src->ndim, src->shape, src->data, out);
 }
 
@@ -217,8 +216,7 @@ ed_status ed_tensor_fill(ed_tensor *t, double v)
 
 ed_status ed_tensor_to(const ed_tensor *x, ed_dtype dt, ed_tensor **out)
 {
-    ED_TRY(ed__check_tensor(x, "to", "tensor"));
-    ED_TRY(ed__materialise(x));
+    ED_TRY(ed__check_tensor(x, "to", "tensor"));   /* also writes a deferred tensor */
     ED_TRY(alloc_impl(dt, x->ndim, x->shape, false, false, out));
     if (dt == x->dtype) {
         memcpy((*out)->data, x->data, (size_t)x->numel * ed_dtype_size(dt));
