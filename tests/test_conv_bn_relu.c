@@ -12,6 +12,14 @@
 #include "encdec/precision.h"
 
 #include <math.h>
+
+/* The fused kernels, and with them deferred outputs and cat_feed's copies,
+ * are oneDNN's: a reference-only build runs the two ops everywhere. */
+#ifdef ENCDEC_HAVE_ONEDNN
+#define HAVE_FUSED 1
+#else
+#define HAVE_FUSED 0
+#endif
 #include <string.h>
 
 typedef struct {
@@ -329,7 +337,8 @@ static void test_cat_chain(void)
         /* ed__cat_feed writes the block's copy and defers its result when
          * the channels come in whole 16s and the backends are on; the
          * bf16 oracle's plain convolution then has it written first. */
-        CHECK_MSG(df == (feed && cu == 16) && dn == (feed && cu == 16 && bf), "cat_feed deferred: %d, %d (feed %d, %d channels)",
+        CHECK_MSG(df == (HAVE_FUSED && feed && cu == 16) && dn == (HAVE_FUSED && feed && cu == 16 && bf),
+                  "cat_feed deferred: %d, %d (feed %d, %d channels)",
                   df, dn, feed, cu);
         const char *what[4] = { "gx", "gu", "gw1", "gw2" };
         for (int i = 0; i < 4; i++) {
@@ -395,7 +404,7 @@ static void test_deferred(void)
         defer_run(x, w1, w2, gz, 2, read, d, &dd);
         defer_run(x, w1, w2, gz, 1, read ? read : 1, e, &de);   /* z1 written by the forward */
         ed_set_conv_precision(ED_PRECISION_F32);
-        CHECK_MSG(dd == 1 && de == 0, "feeds_block 2 defers z1, 1 does not (%d, %d)", dd, de);
+        CHECK_MSG(dd == HAVE_FUSED && de == 0, "feeds_block 2 defers z1, 1 does not (%d, %d)", dd, de);
         /* The same kernels run either way: the same bits, z1 included when read. */
         const char *what[5] = { "z2", "gx", "gw1", "gw2", "z1" };
         for (int i = 0; i < 5; i++) {
@@ -426,8 +435,8 @@ static void test_deferred(void)
     CHECK_OK(ed_scale(x, 2.0, &h));
     CHECK_OK(ed__conv_bn_relu_train(h, w1, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 2, &z1));
     CHECK_OK(ed__conv_bn_relu_train(h, w1, NULL, 1, NULL, NULL, NULL, NULL, 0.1, 1e-5, 0, &ref));
-    CHECK(z1->deferred == 1);
-    memset(z1->data, 0xff, sizeof(float) * (size_t)z1->numel);
+    CHECK(z1->deferred == HAVE_FUSED);
+    if (z1->deferred) memset(z1->data, 0xff, sizeof(float) * (size_t)z1->numel);
     CHECK_OK(ed_scale(z1, 1.0, &m));
     CHECK(z1->deferred == 0 && same_bits(m, ref));
     ed_tensor_free(z1);
