@@ -192,6 +192,15 @@ static void test_fallbacks(void)
     for (int i = 0; i < 6; i++) ed_tensor_free(all[i]);
 }
 
+/* A copy of t0 that wants a gradient (a fresh leaf). */
+static ed_tensor *leaf(const ed_tensor *t0)
+{
+    ed_tensor *t = NULL;
+    CHECK_OK(ed_tensor_clone(t0, &t));
+    if (t) ed_tensor_set_requires_grad(t, 1);
+    return t;
+}
+
 /* One conv(3x3, padding 1) + BatchNorm + ReLU block with batch statistics:
  * the fused op (fused == 1; feeds is its feeds_block), or conv2d followed
  * by the fused BatchNorm + ReLU (the oracle). */
@@ -222,12 +231,9 @@ static void chain(const ed_tensor *x0, const ed_tensor *w1, const ed_tensor *w2,
                   int fused, int extra, ed_tensor **gx, ed_tensor **gw1, ed_tensor **gw2)
 {
     ed_tensor *x = NULL, *a = NULL, *b = NULL, *z1 = NULL, *z2 = NULL, *m = NULL, *l1 = NULL, *l2 = NULL, *l = NULL;
-    CHECK_OK(ed_tensor_clone(x0, &x));
-    CHECK_OK(ed_tensor_clone(w1, &a));
-    CHECK_OK(ed_tensor_clone(w2, &b));
-    ed_tensor_set_requires_grad(x, 1);
-    ed_tensor_set_requires_grad(a, 1);
-    ed_tensor_set_requires_grad(b, 1);
+    x = leaf(x0);
+    a = leaf(w1);
+    b = leaf(w2);
     ed_tensor *h = NULL;
     CHECK_OK(ed_scale(x, 2.0, &h));
     ed_backend_set_enabled(fused != 0);
@@ -292,13 +298,8 @@ static void test_chain(void)
 static void cat_chain(const ed_tensor *x0, const ed_tensor *u0, const ed_tensor *w1, const ed_tensor *w2,
                       const ed_tensor *gz, int fused, int order, int feed, ed_tensor *out[5], int *deferred)
 {
-    ed_tensor *x = NULL, *u = NULL, *a = NULL, *b = NULL;
-    CHECK_OK(ed_tensor_clone(x0, &x));
-    CHECK_OK(ed_tensor_clone(u0, &u));
-    CHECK_OK(ed_tensor_clone(w1, &a));
-    CHECK_OK(ed_tensor_clone(w2, &b));
+    ed_tensor *x = leaf(x0), *u = leaf(u0), *a = leaf(w1), *b = leaf(w2);
     ed_tensor *leaves[4] = { x, u, a, b };
-    for (int i = 0; i < 4; i++) ed_tensor_set_requires_grad(leaves[i], 1);
     ed_tensor *h = NULL, *u2 = NULL, *z1 = NULL, *c = NULL, *z2 = NULL, *l1 = NULL, *l2 = NULL;
     CHECK_OK(ed_scale(x, 2.0, &h));
     CHECK_OK(ed_scale(u, 2.0, &u2));
@@ -365,12 +366,9 @@ static void defer_run(const ed_tensor *x0, const ed_tensor *w1, const ed_tensor 
                       int read, ed_tensor *out[5], int *deferred)
 {
     ed_tensor *x = NULL, *a = NULL, *b = NULL, *h = NULL, *z1 = NULL, *z2 = NULL, *l1 = NULL, *l2 = NULL;
-    CHECK_OK(ed_tensor_clone(x0, &x));
-    CHECK_OK(ed_tensor_clone(w1, &a));
-    CHECK_OK(ed_tensor_clone(w2, &b));
-    ed_tensor_set_requires_grad(x, 1);
-    ed_tensor_set_requires_grad(a, 1);
-    ed_tensor_set_requires_grad(b, 1);
+    x = leaf(x0);
+    a = leaf(w1);
+    b = leaf(w2);
     CHECK_OK(ed_scale(x, 2.0, &h));
     z1 = block(h, a, 1, feeds);
     *deferred = z1->deferred;
