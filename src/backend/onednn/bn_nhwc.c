@@ -168,16 +168,23 @@ void odnn_bn_nhwc_stats(const float *y, bool blk, int64_t N, int64_t HW, int64_t
 {
     const int64_t nch = chunks_of(HW), items = N * nch;
     moments(y, blk, N, HW, C, part);
-    /* The items in order (their pixel counts follow from the chunking). */
-    for (int64_t c = 0; c < C; c++) {
-        double cnt = 0, m = 0, m2 = 0;
-        for (int64_t it = 0; it < items; it++) {
-            const int64_t p0 = it % nch * CHUNK, len = (p0 + CHUNK < HW ? p0 + CHUNK : HW) - p0;
-            chan_merge(&cnt, &m, &m2, (double)len, part[2 * it * C + c], part[(2 * it + 1) * C + c]);
+    /* The items in order (their pixel counts follow from the chunking),
+     * all channels at once: chan_merge's arithmetic, channel by channel,
+     * reading the partials in memory order. */
+    for (int64_t c = 0; c < C; c++) mean[c] = var[c] = 0;
+    double cnt = 0;
+    for (int64_t it = 0; it < items; it++) {
+        const int64_t p0 = it % nch * CHUNK, len = (p0 + CHUNK < HW ? p0 + CHUNK : HW) - p0;
+        const double nb = (double)len, nn = cnt + nb, kq = cnt * nb / nn, km = nb / nn;
+        const double *pm = part + 2 * it * C, *pq = pm + C;
+        for (int64_t c = 0; c < C; c++) {
+            const double d = pm[c] - mean[c];
+            var[c] = var[c] + pq[c] + d * d * kq;
+            mean[c] = mean[c] + d * km;
         }
-        mean[c] = m;
-        var[c] = m2 / cnt;
+        cnt = nn;
     }
+    for (int64_t c = 0; c < C; c++) var[c] = var[c] / cnt;
 }
 
 /* ---- forward: z (NCHW) = relu(bn(y)) -------------------------------------- */
@@ -332,14 +339,14 @@ void odnn_bn_nhwc_backward(const float *y, bool blk, const float *gz, const floa
                 ox[c] += (double)(gm * (yv - meanf[c]));
             }
     }
-    for (int64_t c = 0; c < C; c++) {
-        double a = 0, b = 0;
-        for (int64_t it = 0; it < items; it++) {
-            a += part[2 * it * C + c];
-            b += part[2 * it * C + C + c];
+    for (int64_t c = 0; c < C; c++) sg[c] = sgx[c] = 0;
+    for (int64_t it = 0; it < items; it++)   /* items in order, channels side by side */
+        for (int64_t c = 0; c < C; c++) {
+            sg[c] += part[2 * it * C + c];
+            sgx[c] += part[2 * it * C + C + c];
         }
-        sg[c] = a;
-        sgx[c] = b;
+    for (int64_t c = 0; c < C; c++) {
+        const double a = sg[c], b = sgx[c];
         kk[c] = (float)(invstd[c] * (w ? (double)w[c] : 1.0));
         mgv[c] = (float)(a / M);
         cxv[c] = (float)(invstd[c] * invstd[c] * b / M);
