@@ -89,6 +89,14 @@ void ed__node_release(ed_node *n)
     free(n);
 }
 
+ed_tensor *ed__producer_copy(const ed_tensor *x)
+{
+    const ed_node *n = x ? x->node : NULL;
+    if (!n || !n->copy_saved || n->copy_saved > n->n_saved) return NULL;
+    ed_tensor *c = n->saved[n->copy_saved - 1];
+    return c && ((const uint64_t *)c->data)[0] ? c : NULL;
+}
+
 /* Leaf gradients persist: allocated on the heap unless the leaf itself is
  * in an arena. Non-leaf gradients are temporary (arena or heap). A second
  * writer finds an NHWC one (ed_tensor.nhwc) back in NCHW. */

@@ -65,6 +65,10 @@ typedef struct ed_node {
                                   0: none */
 } ed_node;
 
+/* x's copy in a convolution's layout, written by the op that made x (a
+ * fused block's zcopy, ed__cat_feed's: ed_node.copy_saved), or NULL; a
+ * kernel uses it only when it is in the layout it takes. */
+ed_tensor *ed__producer_copy(const ed_tensor *x);
 /* Writes a deferred tensor's data (ed_tensor.deferred) through its node; a
  * no-op for any other. Whoever reads the data of a tensor that may be
  * deferred calls it first: the public accessors do. */

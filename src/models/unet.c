@@ -106,12 +106,15 @@ static ed_tensor *keep(temps3 *ts, ed_tensor *x)
     return x;   /* unreachable for depth <= UNET_MAX_DEPTH */
 }
 
-static ed_status run_dconv(const unet_state *s, const dconv *d, const ed_tensor *x, int training, temps3 *ts,
-                           ed_tensor **y)
+/* feeds_up: y's only reader is the 2x up-sampler, which under bf16 takes
+ * the block's copy (backend/onednn/deconv_up2.c), so y may stay deferred. */
+static ed_status run_dconv(const unet_state *s, const dconv *d, const ed_tensor *x, int training, int feeds_up,
+                           temps3 *ts, ed_tensor **y)
 {
     ed_tensor *h = (ed_tensor *)x;
     for (int i = 0; i < 2; i++) {
-        ED_TRY(ed__conv_bn_relu(h, d->w[i], d->b[i], s->bn ? &d->bn[i] : NULL, 1, training, i == 0, &h));
+        const int feeds = i == 0 || (feeds_up && ed_get_conv_precision() == ED_PRECISION_BF16);
+        ED_TRY(ed__conv_bn_relu(h, d->w[i], d->b[i], s->bn ? &d->bn[i] : NULL, 1, training, feeds, &h));
         keep(ts, h);
     }
     *y = h;
@@ -128,16 +131,16 @@ static ed_status unet_run(const unet_state *s, const ed_tensor *x, int training,
     ed_tensor *skip[UNET_MAX_DEPTH], *h = (ed_tensor *)x;
     for (int k = 0; k < s->depth; k++) {
         if (k) { ED_TRY(ed_max_pool2d(h, &pa, &h, NULL)); keep(ts, h); }
-        ED_TRY(run_dconv(s, &s->down[k], h, training, ts, &skip[k]));
+        ED_TRY(run_dconv(s, &s->down[k], h, training, 0, ts, &skip[k]));
         h = skip[k];
     }
     ED_TRY(ed_max_pool2d(h, &pa, &h, NULL)); keep(ts, h);
-    ED_TRY(run_dconv(s, &s->bottleneck, h, training, ts, &h));
+    ED_TRY(run_dconv(s, &s->bottleneck, h, training, 1, ts, &h));
     for (int k = s->depth - 1; k >= 0; k--) {
         ED_TRY(ed_conv_transpose2d(h, s->upw[k], s->upb[k], &ta, &h)); keep(ts, h);
         const ed_tensor *pair[2] = { skip[k], h };
         ED_TRY(ed__cat_feed(pair, 2, &h)); keep(ts, h);   /* read by the next block alone */
-        ED_TRY(run_dconv(s, &s->up[k], h, training, ts, &h));
+        ED_TRY(run_dconv(s, &s->up[k], h, training, k > 0, ts, &h));
     }
     ed_conv2d_args oa;
     ed_conv2d_args_default(&oa);

@@ -51,8 +51,6 @@
 
 #include <math.h>
 
-static ed_tensor *producer_copy(const ed_tensor *x);
-
 /* Deferred z (feeds_block == 2: the model hands z to the next fused block
  * alone, which reads zcopy): written from ysave and stats when something
  * reads it after all (ed__materialise), with the values the forward would
@@ -72,7 +70,7 @@ static ed_status cbr_materialise(ed_node *n)
 static ed_status cbr_backward(ed_node *n)
 {
     const ed__cbr_params *c = n->ctx;
-    if (n->in[0]->deferred && !producer_copy(n->in[0])) ED_TRY(ed__materialise(n->in[0]));
+    if (n->in[0]->deferred && !ed__producer_copy(n->in[0])) ED_TRY(ed__materialise(n->in[0]));
     ed_tensor *gx, *gw, *gb, *gg, *gbe;
     int ow = 0, ow_w = 0, ow_b = 0;
     ed__cbr_params p = *c;
@@ -90,20 +88,10 @@ static ed_status cbr_backward(ed_node *n)
     }
     p.conv.gx_overwrite = ow;
     ed_tensor *t[13] = { n->in[0], n->in[1], n->out->grad, n->in[3], n->saved[0], n->saved[1], n->saved[2],
-                         gx, gw, gb, gg, gbe, producer_copy(n->in[0]) };
+                         gx, gw, gb, gg, gbe, ed__producer_copy(n->in[0]) };
     const ed_kernel *k = ed_backend_find(ED_OP_CONV_BN_RELU, ED_BACKWARD, &p, t);
     if (!k) return ed__err(ED_E_STATE, "conv_bn_relu: the fused kernel that ran forward declines backward");
     return k->run(&p, t);
-}
-
-/* x's copy in a convolution's layout, written by the op that made x (a
- * block's zcopy, ed__cat_feed's: ed_node.copy_saved), or NULL. */
-static ed_tensor *producer_copy(const ed_tensor *x)
-{
-    const ed_node *n = x ? x->node : NULL;
-    if (!n || !n->copy_saved || n->copy_saved > n->n_saved) return NULL;
-    ed_tensor *c = n->saved[n->copy_saved - 1];
-    return c && ((const uint64_t *)c->data)[0] ? c : NULL;
 }
 
 ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const ed_tensor *b, int pad,
@@ -135,7 +123,7 @@ ed_status ed__conv_bn_relu_train(const ed_tensor *x, const ed_tensor *w, const e
         p.defer = feeds_block == 2;
         const int64_t N = x->shape[0], C = w->shape[0], H = x->shape[2], W = x->shape[3], four = 4 * C;
         const bool bf16 = ed_get_conv_precision() == ED_PRECISION_BF16;
-        ed_tensor *from = producer_copy(x);
+        ed_tensor *from = ed__producer_copy(x);
         if (!from) ED_TRY(ed__materialise(x));   /* a deferred x without its copy (not expected) */
         /* Room to keep x converted, unless its producer wrote it so. */
         const int64_t keep_bytes = from ? ED_CONV_KEEP_HEADER : ed__conv_keep_bytes(x, bf16);

@@ -17,9 +17,13 @@
  *
  * Backends (ed_backend_find) get params = ed__conv_params (conv_common.h,
  * pad_lo = pad_hi = padding) and tensors[]:
- *   ED_OP_CONV_TRANSPOSE2D forward  {x, weight, bias, y}   bias may be NULL
- *   ED_OP_CONV_TRANSPOSE2D backward {x, weight, gy, gx, gweight, gbias}
- *                                       NULL where not needed; adds (+=)
+ *   ED_OP_CONV_TRANSPOSE2D forward  {x, weight, bias, y, xcopy}   bias may be NULL
+ *   ED_OP_CONV_TRANSPOSE2D backward {x, weight, gy, gx, gweight, gbias, xcopy}
+ *                                       NULL where not needed; adds (+=), except
+ *                                       gx when params.gx_overwrite (stored)
+ * xcopy: NULL, or x's producer's copy in a convolution's layout
+ * (ed__producer_copy) when x is deferred (ed_tensor.deferred); a kernel
+ * must decline a deferred x unless it reads the copy instead.
  * always 4-D (an unbatched call is reshaped first).
  *
  * The reference runs conv2d's kernels with the roles swapped: y is the
@@ -123,12 +127,21 @@ static ed_status convt_backward(ed_node *n)
 {
     const convt_ctx *c = n->ctx;
     ed_tensor *x = n->in[0], *w = n->in[1], *gy = n->out->grad, *gx, *gw, *gb;
-    ED_TRY(ed__grad_of(n, 0, &gx));
+    int ow = 0;
+    ED_TRY(ed__grad_of_overwrite(n, 0, &gx, &ow));
     ED_TRY(ed__grad_of(n, 1, &gw));
     ED_TRY(ed__grad_of(n, 2, &gb));
-    ed_tensor *t[6] = { x, w, gy, gx, gw, gb };
-    const ed_kernel *k = ed_backend_find(ED_OP_CONV_TRANSPOSE2D, ED_BACKWARD, &c->p, t);
-    if (k) return k->run(&c->p, t);
+    ed__conv_params p = c->p;
+    p.gx_overwrite = ow;
+    ed_tensor *t[7] = { x, w, gy, gx, gw, gb, x->deferred ? ed__producer_copy(x) : NULL };
+    const ed_kernel *k = ed_backend_find(ED_OP_CONV_TRANSPOSE2D, ED_BACKWARD, &p, t);
+    if (!k && x->deferred) {   /* only a kernel that reads the producer's copy takes a deferred x */
+        ED_TRY(ed__materialise(x));
+        t[6] = NULL;
+        k = ed_backend_find(ED_OP_CONV_TRANSPOSE2D, ED_BACKWARD, &p, t);
+    }
+    if (k) return k->run(&p, t);
+    if (ow) memset(gx->data, 0, (size_t)gx->numel * ed_dtype_size(gx->dtype));
     if (gx) ED_TRY(ed__conv_fwd(x->dtype, &c->g, gy->data, w->data, gx->data));
     if (gw) ED_TRY(ed__conv_bwd_weight(x->dtype, &c->g, gy->data, x->data, gw->data));
     if (gb) ed__conv_bias_grad(x->dtype, c->g.N, c->cout, c->g.H * c->g.W, gy->data, gb->data);
@@ -141,7 +154,15 @@ ed_status ed_conv_transpose2d(const ed_tensor *x, const ed_tensor *weight, const
     const char *op = "conv_transpose2d";
     if (!out) return ed__err(ED_E_ARG, "%s: out is NULL", op);
     *out = NULL;
-    ED_TRY(ed__check_float(x, op, "input"));
+    /* A deferred x whose producer wrote a copy (the 2x up-sampler's input
+     * from a fused block) is checked without being written: the checks
+     * read its shape and dtype only, and a kernel that takes the copy
+     * never reads its data (the others decline it, below). */
+    ed_tensor *xc = x && x->deferred ? ed__producer_copy(x) : NULL;
+    if (xc) ((ed_tensor *)x)->deferred = 0;
+    ed_status cs = ed__check_float(x, op, "input");
+    if (xc) ((ed_tensor *)x)->deferred = 1;
+    ED_TRY(cs);
     if (x->ndim == 3) {
         /* Unbatched: run as a batch of one, then drop the batch dimension. */
         ed_tensor *x4 = NULL, *y4 = NULL;
@@ -163,13 +184,25 @@ ed_status ed_conv_transpose2d(const ed_tensor *x, const ed_tensor *weight, const
         args = &def;
     }
     convt_ctx c;
-    ED_TRY(convt_setup(x, weight, bias, args, &c));
+    if (xc) ((ed_tensor *)x)->deferred = 0;
+    cs = convt_setup(x, weight, bias, args, &c);
+    if (xc) ((ed_tensor *)x)->deferred = 1;
+    ED_TRY(cs);
 
     ed_tensor *y;
     ED_TRY(ed__alloc(x->dtype, 4, (int64_t[]){ c.g.N, c.cout, c.g.H, c.g.W }, &y));
-    ed_tensor *t[4] = { (ed_tensor *)x, (ed_tensor *)weight, (ed_tensor *)bias, y };
+    ed_tensor *t[5] = { (ed_tensor *)x, (ed_tensor *)weight, (ed_tensor *)bias, y, xc };
     const ed_kernel *k = ed_backend_find(ED_OP_CONV_TRANSPOSE2D, ED_FORWARD, &c.p, t);
-    ed_status st;
+    ed_status st = ED_OK;
+    if (!k && x->deferred) {   /* no kernel takes the copy: x's data after all */
+        st = ed__materialise(x);
+        t[4] = NULL;
+        if (st == ED_OK) k = ed_backend_find(ED_OP_CONV_TRANSPOSE2D, ED_FORWARD, &c.p, t);
+    }
+    if (st != ED_OK) {
+        ed_tensor_free(y);
+        return st;
+    }
     if (k) {
         st = k->run(&c.p, t);
     } else {

@@ -404,6 +404,7 @@ static bool supports_common(const ed__conv_params *p, const ed_tensor *x, const 
 {
     if (ed_get_conv_precision() != ED_PRECISION_F32) return false;   /* bf16 is oneDNN's */
     if (!x || !w || x->dtype != ED_F32 || w->dtype != ED_F32 || x->ndim != 4 || w->ndim != 4) return false;
+    if (x->deferred) return false;   /* it reads x's data, not a producer's copy */
     if (p->groups != 1) return false;
     for (int d = 0; d < 2; d++)
         if (p->stride[d] != w->shape[2 + d] || p->pad_lo[d] || p->pad_hi[d] || p->output_padding[d] ||
@@ -510,7 +511,7 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
 
 /* ---- backward ---------------------------------------------------------------- */
 
-static ed_status bwd_data(const geom *g, const float *wd, const float *gyd, const int64_t *moff, float *gxd)
+static ed_status bwd_data(const geom *g, const float *wd, const float *gyd, const int64_t *moff, float *gxd, int add)
 {
     const int nt = ed_get_num_threads();
     const int64_t a_sz = round_up(g->Cin, MR) * g->M, t_sz = g->M * PC + PC;
@@ -533,7 +534,7 @@ static ed_status bwd_data(const geom *g, const float *wd, const float *gyd, cons
             pixel_offsets(g, p0, pn, off);
             gather_g(g, gyd + n * g->Cout * g->Ho * g->Wo, moff, off, pn, Bp);
         }
-        gemm(g->Cin, pn, g->M, Ap, Bp, gxd + n * g->Cin * g->HW + p0, g->HW, 1);
+        gemm(g->Cin, pn, g->M, Ap, Bp, gxd + n * g->Cin * g->HW + p0, g->HW, add);
     }
     ed__scratch_free(Ap);
     return ED_OK;
@@ -595,7 +596,7 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
         if (!moff) return ed__err(ED_E_NOMEM, "conv_transpose2d backward: out of memory");
         row_offsets(&g, moff);
         ed_status st = ED_OK;
-        if (gx) st = bwd_data(&g, ed__cf32(wt), ed__cf32(gy), moff, ed__f32(gx));
+        if (gx) st = bwd_data(&g, ed__cf32(wt), ed__cf32(gy), moff, ed__f32(gx), !((const ed__conv_params *)params)->gx_overwrite);
         if (gw && st == ED_OK) st = bwd_weight(&g, ed__cf32(x), ed__cf32(gy), moff, ed__f32(gw));
         ed__scratch_free(moff);
         ED_TRY(st);

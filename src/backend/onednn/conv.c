@@ -405,6 +405,7 @@ static bool wscaled(int kind, const void *params) { return kind == CONV_FWD && (
 static bool fwd_supports(int kind, const void *params, ed_tensor *const *t)
 {
     if (!f32(t[0]) || !f32(t[1]) || !f32(t[2]) || !f32(t[3])) return false;
+    if (t[0]->deferred) return false;   /* x's data unwritten: a kernel that reads its producer's copy (deconv_up2.c) */
     if (!nonempty(t[0], t[1], t[3]->shape)) return false;
     if (wscaled(kind, params) && (!t[4] || t[4]->dtype != ED_F64 || t[4]->numel != t[1]->shape[0])) return false;
     odnn_lock();
@@ -444,6 +445,7 @@ static bool bwd_supports(int kind_data, int kind_w, const void *params, ed_tenso
 {
     for (int i = 0; i < 6; i++)
         if (!f32(t[i])) return false;
+    if (t[0]->deferred) return false;   /* as in fwd_supports */
     if (!nonempty(t[0], t[1], t[2]->shape)) return false;
     bool ok = true;
     odnn_lock();

@@ -17,9 +17,13 @@
  * the bf16 NHWC gz are one pass each, 16 pixels x 16 channels through
  * register transposes, as layout.c's conversions they replace.
  *
- * Backend tensors (ops/conv_transpose2d.c): forward {x, weight, bias, y};
- * backward {x, weight, gy, gx, gweight, gbias}, NULL where not wanted, all
- * added (+=); the bias gradient is summed from gy by the library.
+ * Backend tensors (ops/conv_transpose2d.c): forward {x, weight, bias, y,
+ * xcopy}; backward {x, weight, gy, gx, gweight, gbias, xcopy}, NULL where
+ * not wanted, added (+=) but gx stored under params.gx_overwrite; the bias
+ * gradient is summed from gy by the library. With xcopy (x's producer's
+ * copy, bf16 NHWC: a fused block whose z is deferred) x's data is never
+ * read; a stored gx whose producer takes it so is left bfloat16 NHWC
+ * (ED_GRAD_NHWC_BF16), as the fused blocks hand theirs over.
  * Supported: float32 tensors, bf16 precision, Cout a multiple of 16, and
  * the layouts above as oneDNN builds them (checked). */
 #include "backend/onednn/conv_internal.h"
@@ -30,7 +34,7 @@ enum { FWD, BWD_DATA, BWD_W };
 
 /* The 1x1 convolution's entry of one kind for x (N, Cin, H, W) and the
  * weight (Cin, Cout, 2, 2). Call with the lock held. */
-static odnn_prim *entry(int kind, const ed_tensor *x, const ed_tensor *w)
+static odnn_prim *entry_ow(int kind, const ed_tensor *x, const ed_tensor *w, int gx_overwrite, int gx_lo)
 {
     const int64_t co4 = 4 * w->shape[1];
     ed_tensor wz = { .dtype = ED_F32, .ndim = 4, .shape = { co4, x->shape[1], 1, 1 } };
@@ -40,8 +44,27 @@ static odnn_prim *entry(int kind, const ed_tensor *x, const ed_tensor *w)
     c.stride[0] = c.stride[1] = c.dilation[0] = c.dilation[1] = c.groups = 1;
     c.w_io = 1;
     c.nhwc = 1;
+    c.gx_overwrite = gx_overwrite;
+    c.gx_lo = gx_lo;
     static const int kinds[] = { CONV_FWD, CONV_BWD_DATA, CONV_BWD_W };
     return odnn_conv_entry(kinds[kind], &c, x, &wz, z, false);
+}
+
+static odnn_prim *entry(int kind, const ed_tensor *x, const ed_tensor *w) { return entry_ow(kind, x, w, 0, 0); }
+
+/* Whether backward-data hands gx to x's producer in its layout (bfloat16
+ * NHWC, ED_GRAD_NHWC_BF16): a stored gradient, a producer that reads it so
+ * (a fused block), whole 16-channel groups. */
+static bool hands_gx(const ed__conv_params *p, const ed_tensor *x)
+{
+    return p->gx_overwrite && x->node && x->node->takes_nhwc_grad && x->shape[1] % 16 == 0;
+}
+
+static bool x_nhwc_bf16(const dnnl_memory_desc_t *md, const ed_tensor *x)
+{
+    dnnl_memory_desc_t want;
+    odnn_md_dt(&want, 4, x->shape, dnnl_bf16, dnnl_acdb);
+    return dnnl_memory_desc_equal(md, &want);
 }
 
 static bool is_nhwc(const dnnl_memory_desc_t *md, const ed_tensor *x, const ed_tensor *w, dnnl_data_type_t dt)
@@ -70,7 +93,9 @@ static bool fwd_supports(const void *params, ed_tensor *const *t)
     if (!geometry(params, t[0], t[1]) || !f32_or_null(t[2]) || !t[3] || t[3]->dtype != ED_F32) return false;
     odnn_lock();
     odnn_prim *e = entry(FWD, t[0], t[1]);
-    const bool ok = e && is_nhwc(&e->args[e->n_args - 1].prim_md, t[0], t[1], dnnl_f32);
+    bool ok = e && is_nhwc(&e->args[e->n_args - 1].prim_md, t[0], t[1], dnnl_f32);
+    /* A deferred x: only through its producer's copy, in the layout taken. */
+    if (ok && t[0]->deferred) ok = t[4] && odnn_conv_kept_src(t[4], e);
     odnn_unlock();
     return ok;
 }
@@ -79,10 +104,12 @@ static bool bwd_supports(const void *params, ed_tensor *const *t)
 {
     if (!geometry(params, t[0], t[1]) || !t[2] || t[2]->dtype != ED_F32) return false;
     if (!f32_or_null(t[3]) || !f32_or_null(t[4]) || !f32_or_null(t[5])) return false;
+    const ed__conv_params *p = params;
     odnn_lock();
-    odnn_prim *d = entry(BWD_DATA, t[0], t[1]), *w = entry(BWD_W, t[0], t[1]);
-    const bool ok = d && w && is_nhwc(&d->args[0].prim_md, t[0], t[1], dnnl_bf16) &&
-                    is_nhwc(&w->args[1].prim_md, t[0], t[1], dnnl_bf16);
+    odnn_prim *d = entry_ow(BWD_DATA, t[0], t[1], p->gx_overwrite, hands_gx(p, t[0])), *w = entry(BWD_W, t[0], t[1]);
+    bool ok = d && w && is_nhwc(&d->args[0].prim_md, t[0], t[1], dnnl_bf16) &&
+              is_nhwc(&w->args[1].prim_md, t[0], t[1], dnnl_bf16);
+    if (ok && t[0]->deferred && t[4]) ok = t[6] && odnn_conv_kept_src(t[6], w);   /* weight gradient from the copy */
     odnn_unlock();
     return ok;
 }
@@ -191,8 +218,9 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
     if (!z) return ed__err(ED_E_NOMEM, "conv_transpose2d: out of memory for the up-sampler's products");
     odnn_lock();
     odnn_prim *e = entry(FWD, x, w);
+    void *xs = e && t[4] ? odnn_conv_kept_src(t[4], e) : NULL;   /* x as its producer wrote it */
     odnn_weight_tensor(w);
-    ed_status st = e ? odnn_run_pre(e, (void *[]){ x->data, w->data, z }, (void *[]){ NULL, NULL, z }, "conv_transpose2d")
+    ed_status st = e ? odnn_run_pre(e, (void *[]){ x->data, w->data, z }, (void *[]){ xs, NULL, z }, "conv_transpose2d")
                      : ed__err(ED_E_UNSUPPORTED, "conv_transpose2d: oneDNN kernel unavailable for these arguments");
     odnn_weight_tensor(NULL);
     odnn_unlock();
@@ -203,7 +231,7 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
 
 static ed_status bwd_run(const void *params, ed_tensor *const *t)
 {
-    (void)params;
+    const ed__conv_params *p = params;
     const ed_tensor *x = t[0], *w = t[1], *gy = t[2];
     ed_tensor *gx = t[3], *gw = t[4], *gb = t[5];
     const int64_t N = x->shape[0], H = x->shape[2], W = x->shape[3], Co = w->shape[1];
@@ -214,15 +242,21 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
         pack(ed__cf32(gy), N, Co, H, W, gz);
         odnn_lock();
         if (gx) {
-            odnn_prim *e = entry(BWD_DATA, x, w);
+            const int hand = hands_gx(p, x);
+            odnn_prim *e = entry_ow(BWD_DATA, x, w, p->gx_overwrite, hand);
+            /* Handed over: left in the primitive's bf16 NHWC for the block. */
+            const bool keep = e && hand && x_nhwc_bf16(&e->args[2].prim_md, x);
             odnn_weight_tensor(w);
-            st = e ? odnn_run_pre(e, (void *[]){ gz, w->data, gx->data }, (void *[]){ gz, NULL, NULL }, "conv_transpose2d")
+            st = e ? odnn_run_pre(e, (void *[]){ gz, w->data, gx->data }, (void *[]){ gz, NULL, keep ? gx->data : NULL },
+                                  "conv_transpose2d")
                    : ed__err(ED_E_UNSUPPORTED, "conv_transpose2d: oneDNN kernel unavailable for these arguments");
             odnn_weight_tensor(NULL);
+            if (st == ED_OK && keep) gx->nhwc = ED_GRAD_NHWC_BF16;
         }
         if (gw && st == ED_OK) {
             odnn_prim *e = entry(BWD_W, x, w);
-            st = e ? odnn_run_pre(e, (void *[]){ x->data, gz, gw->data }, (void *[]){ NULL, gz, NULL }, "conv_transpose2d")
+            void *xs = e && t[6] ? odnn_conv_kept_src(t[6], e) : NULL;   /* x as its producer wrote it */
+            st = e ? odnn_run_pre(e, (void *[]){ x->data, gz, gw->data }, (void *[]){ xs, gz, NULL }, "conv_transpose2d")
                    : ed__err(ED_E_UNSUPPORTED, "conv_transpose2d: oneDNN kernel unavailable for these arguments");
         }
         odnn_unlock();
