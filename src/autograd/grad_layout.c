@@ -26,15 +26,6 @@ static inline int64_t at(bool blk, int64_t C, int64_t HW, int64_t n, int64_t c, 
 
 #define RUN 64   /* pixels per work item: each source row read 256 bytes at a time */
 
-/* A bfloat16's float value. */
-static inline float bf16_f(uint16_t b)
-{
-    const uint32_t u = (uint32_t)b << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 void ed__grad_channels(const ed_tensor *g, int64_t c0, int64_t cn, float *dst, bool add)
 {
     const int64_t N = g->shape[0], C = g->shape[1], HW = g->numel / (N * C > 0 ? N * C : 1);
@@ -57,9 +48,7 @@ void ed__grad_channels(const ed_tensor *g, int64_t c0, int64_t cn, float *dst, b
                     __m512 r[16];
                     const int64_t o = at(blk, C, HW, n, c0 + c, q);
                     for (int i = 0; i < 16; i++)
-                        r[i] = b16 ? _mm512_castsi512_ps(_mm512_slli_epi32(
-                                         _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(sb + o + i * step))), 16))
-                                   : _mm512_loadu_ps(s + o + i * step);
+                        r[i] = b16 ? ed__load_bf16x16(sb + o + i * step) : _mm512_loadu_ps(s + o + i * step);
                     ed__tr16(r);   /* r[j]: channel c0 + c + j over pixels q..q+15 */
                     for (int j = 0; j < 16; j++) {
                         float *d = dn + (c + j) * HW + q;
@@ -71,7 +60,7 @@ void ed__grad_channels(const ed_tensor *g, int64_t c0, int64_t cn, float *dst, b
         for (int64_t c = 0; c < cn; c++)
             for (int64_t p = (c < c_full ? p_full : p0); p < p1; p++) {
                 const int64_t o = at(blk, C, HW, n, c0 + c, p);
-                const float v = b16 ? bf16_f(sb[o]) : s[o];
+                const float v = b16 ? ed__bf16_f(sb[o]) : s[o];
                 float *d = dn + c * HW + p;
                 *d = add ? *d + v : v;
             }

@@ -20,8 +20,23 @@ static inline uint16_t ed__bf16_rne(float f)
     return (uint16_t)(u >> 16);
 }
 
+/* A bfloat16's float value (exact). */
+static inline float ed__bf16_f(uint16_t b)
+{
+    const uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
+
+/* 16 bfloat16s from p as floats (exact). */
+static inline __m512 ed__load_bf16x16(const uint16_t *p)
+{
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
+}
 
 /* r[j] <- column j of the 16x16 tile whose rows are r[0..15]. */
 static inline void ed__tr16(__m512 r[16])

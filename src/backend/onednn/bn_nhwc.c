@@ -37,15 +37,6 @@ static inline int64_t at(bool blk, int64_t HW, int64_t C, int64_t n, int64_t c, 
 static inline int64_t pix_step(bool blk, int64_t C) { return blk ? 16 : C; }
 
 
-/* A bfloat16's float value. */
-static inline float bf16_f(uint16_t b)
-{
-    const uint32_t u = (uint32_t)b << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 /* The BatchNorm output before the ReLU, in float: the forward's z and the
  * backward's mask both come from this one expression. */
 static inline float bn_v(float y, float a, float b) { return y * a + b; }
@@ -251,9 +242,7 @@ static inline void load_gz_tile(const float *gz, const float *gzn, bool own, boo
 {
     if (own && b16) {
         const uint16_t *r = (const uint16_t *)gz + at(blk, HW, C, n, c0, q);
-        for (int i = 0; i < 16; i++)
-            g[i] = _mm512_castsi512_ps(
-                _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(r + i * C))), 16));
+        for (int i = 0; i < 16; i++) g[i] = ed__load_bf16x16(r + i * C);
         return;
     }
     if (own) {
@@ -279,7 +268,7 @@ void odnn_bn_nhwc_backward(const float *y, bool blk, const float *gz, const floa
                            bool gy_bf16)
 {
 #define GZ(c, p)                                                                                       \
-    (gz_own ? (gz_bf16 ? bf16_f(((const uint16_t *)gz)[at(blk, HW, C, n, (c), (p))]) : gz[at(blk, HW, C, n, (c), (p))]) \
+    (gz_own ? (gz_bf16 ? ed__bf16_f(((const uint16_t *)gz)[at(blk, HW, C, n, (c), (p))]) : gz[at(blk, HW, C, n, (c), (p))]) \
             : gzn[(c) * HW + (p)])
     const int64_t nch = chunks_of(HW), items = N * nch, ps = pix_step(blk, C);
     const double M = (double)(N * HW);
