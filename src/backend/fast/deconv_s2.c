@@ -13,7 +13,8 @@
  *   forward:      Z_n = Wm^T . X_n  (M, HW), scattered into y[n] (+ bias)
  *   input grad:   gx_n += Wm . G_n  where G_n (M, HW) gathers gy[n]'s blocks
  *   weight grad:  gW += sum_n X_n . G_n^T
- *   bias grad:    gb[o] += sum of gy[:, o]  (the reference's kernel)
+ *   bias grad:    gb[o] += sum of gy[:, o]  (for the 2x2 kernel summed while
+ *                 input grad gathers gy; else the reference's kernel)
  * One GEMM each instead of the reference's im2col/col2im, and no weight
  * reorder as oneDNN does it.
  *
@@ -239,15 +240,20 @@ static void gather_g(const geom *g, const float *gyn, const int64_t *moff, const
 #if defined(__AVX512F__)
 /* gather_g for kw == 2, pixels p0..p0+pn of one image: each image row's run
  * of an output row pair (columns 2w, 2w + 1) split into its even and odd
- * columns, 16 pixels at a time (the same values). */
-static void gather_g_kw2(const geom *g, const float *gyn, int64_t p0, int64_t pn, float *Bp)
+ * columns, 16 pixels at a time (the same values). With lanes (Cout x 16
+ * floats), also each channel's sum of the values gathered, added to its
+ * 16 lanes (the bias gradient's share of these pixels, so gy is read once
+ * for both). */
+static void gather_g_kw2(const geom *g, const float *gyn, int64_t p0, int64_t pn, float *Bp, float *lanes)
 {
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     for (int64_t j = 0; j < pn; j += NR) {
         float *d = Bp + j * g->M;
         const int64_t nv = min64(NR, pn - j);
-        for (int64_t o = 0; o < g->Cout; o++)
+        for (int64_t o = 0; o < g->Cout; o++) {
+            __m512 acc = lanes ? _mm512_loadu_ps(lanes + 16 * o) : _mm512_setzero_ps();
+            float tail = 0;
             for (int64_t i = 0; i < g->kh; i++) {
                 float *d0 = d + ((o * g->kh + i) * 2) * NR, *d1 = d0 + NR;
                 for (int64_t c = 0; c < nv;) {
@@ -259,15 +265,19 @@ static void gather_g_kw2(const geom *g, const float *gyn, int64_t p0, int64_t pn
                         const __m512 a = _mm512_loadu_ps(src + 2 * t), b = _mm512_loadu_ps(src + 2 * t + 16);
                         _mm512_storeu_ps(d0 + c + t, _mm512_permutex2var_ps(a, ev, b));
                         _mm512_storeu_ps(d1 + c + t, _mm512_permutex2var_ps(a, od, b));
+                        acc = _mm512_add_ps(acc, _mm512_add_ps(a, b));
                     }
                     for (; t < len; t++) {
                         d0[c + t] = src[2 * t];
                         d1[c + t] = src[2 * t + 1];
+                        tail += src[2 * t] + src[2 * t + 1];
                     }
                     c += len;
                 }
                 for (int64_t c = nv; c < NR; c++) d0[c] = d1[c] = 0;
             }
+            if (lanes) _mm512_storeu_ps(lanes + 16 * o, _mm512_add_ps(acc, _mm512_set_ps(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, tail)));
+        }
     }
 }
 #endif
@@ -511,15 +521,23 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
 
 /* ---- backward ---------------------------------------------------------------- */
 
-static ed_status bwd_data(const geom *g, const float *wd, const float *gyd, const int64_t *moff, float *gxd, int add)
+/* The input gradient, gx (+)= Wm . G_n per image; with gb (kw == 2 only,
+ * see bwd_run) also the bias gradient from the same reads of gy: each
+ * work item's channel sums (gather_g_kw2's bsum), added up in item order
+ * after the loop, so the same for any thread count. */
+static ed_status bwd_data(const geom *g, const float *wd, const float *gyd, const int64_t *moff, float *gxd, int add,
+                          float *gb)
 {
     const int nt = ed_get_num_threads();
     const int64_t a_sz = round_up(g->Cin, MR) * g->M, t_sz = g->M * PC + PC;
-    float *Ap = ed__scratch((size_t)(a_sz + nt * t_sz) * sizeof(float) + (size_t)nt * PC * sizeof(int64_t));
+    const int64_t nch = cdiv(g->HW, PC), items = g->N * nch, b_sz = gb ? items * g->Cout : 0;
+    const int64_t l_sz = gb ? 16 * g->Cout : 0;   /* a thread's lanes */
+    float *Ap = ed__scratch((size_t)(a_sz + nt * (t_sz + l_sz)) * sizeof(float) + (size_t)(nt * PC + b_sz) * sizeof(int64_t));
     if (!Ap) return ed__err(ED_E_NOMEM, "conv_transpose2d backward: out of memory for the input-gradient buffers");
     pack_a(g->Cin, g->M, wd, g->M, 1, Ap);   /* Wm as is */
     int64_t *offs = (int64_t *)(Ap + a_sz + nt * t_sz);
-    const int64_t nch = cdiv(g->HW, PC), items = g->N * nch;
+    double *bpart = gb ? (double *)(offs + nt * PC) : NULL;
+    float *lanes_all = gb ? (float *)(bpart + b_sz) : NULL;
     ED_PARALLEL_FOR_IF(g->N * g->HW * g->Cin * g->M > PAR_MIN_MACS)
     for (int64_t it = 0; it < items; it++) {
         const int tid = thread_id();
@@ -527,14 +545,27 @@ static ed_status bwd_data(const geom *g, const float *wd, const float *gyd, cons
         int64_t *off = offs + tid * PC;
         const int64_t n = it / nch, p0 = (it % nch) * PC, pn = min64(PC, g->HW - p0);
 #if defined(__AVX512F__)
-        if (g->kw == 2) gather_g_kw2(g, gyd + n * g->Cout * g->Ho * g->Wo, p0, pn, Bp);
-        else
+        if (g->kw == 2) {
+            float *lanes = lanes_all ? lanes_all + tid * l_sz : NULL;
+            if (lanes) memset(lanes, 0, sizeof(float) * (size_t)l_sz);
+            gather_g_kw2(g, gyd + n * g->Cout * g->Ho * g->Wo, p0, pn, Bp, lanes);
+            for (int64_t o = 0; lanes && o < g->Cout; o++) {
+                double sum = 0;
+                for (int q = 0; q < 16; q++) sum += lanes[16 * o + q];
+                bpart[it * g->Cout + o] = sum;
+            }
+        } else
 #endif
         {
             pixel_offsets(g, p0, pn, off);
             gather_g(g, gyd + n * g->Cout * g->Ho * g->Wo, moff, off, pn, Bp);
         }
         gemm(g->Cin, pn, g->M, Ap, Bp, gxd + n * g->Cin * g->HW + p0, g->HW, add);
+    }
+    for (int64_t o = 0; bpart && o < g->Cout; o++) {
+        double s = 0;
+        for (int64_t it = 0; it < items; it++) s += bpart[it * g->Cout + o];
+        gb[o] += (float)s;
     }
     ed__scratch_free(Ap);
     return ED_OK;
@@ -596,7 +627,14 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
         if (!moff) return ed__err(ED_E_NOMEM, "conv_transpose2d backward: out of memory");
         row_offsets(&g, moff);
         ed_status st = ED_OK;
-        if (gx) st = bwd_data(&g, ed__cf32(wt), ed__cf32(gy), moff, ed__f32(gx), !((const ed__conv_params *)params)->gx_overwrite);
+#if defined(__AVX512F__)
+        float *gbd = gb && g.kw == 2 ? ed__f32(gb) : NULL;   /* summed while gathering gy for gx */
+#else
+        float *gbd = NULL;
+#endif
+        if (gx) st = bwd_data(&g, ed__cf32(wt), ed__cf32(gy), moff, ed__f32(gx), !((const ed__conv_params *)params)->gx_overwrite,
+                              gbd);
+        if (gx && gbd) gb = NULL;   /* done */
         if (gw && st == ED_OK) st = bwd_weight(&g, ed__cf32(x), ed__cf32(gy), moff, ed__f32(gw));
         ed__scratch_free(moff);
         ED_TRY(st);
