@@ -48,13 +48,16 @@ double check_max_abs_err(const ed_tensor *a, const ed_tensor *e, double *scale)
     for (int i = 0; i < a->ndim; i++)
         if (a->shape[i] != e->shape[i]) return INFINITY;
     double s = 0, m = 0;
+    bool nan = false;
     for (int64_t i = 0; i < e->numel; i++) {
         const double x = ed__get(a, i), y = ed__get(e, i);
         if (isnan(x) && isnan(y)) continue;
         s = fmax(s, fabs(y));
         const double d = fabs(x - y);
-        if (!(d <= m)) m = d;   /* a NaN on one side only counts as failure (fmax would drop it) */
+        if (isnan(d)) nan = true;   /* a NaN on one side only fails, whatever follows (fmax would drop it) */
+        else if (d > m) m = d;
     }
+    if (nan) m = NAN;
     if (scale) *scale = s;
     return m;
 }
@@ -70,7 +73,8 @@ double check_max_rel_err(const ed_tensor *a, const ed_tensor *e, double floor)
         if (isnan(x) && isnan(y)) continue;
         if (isinf(y) && x == y) continue;
         double d = fabs(x - y) / fmax(fabs(y), floor);
-        if (!(d <= m)) m = d;   /* NaN counts as failure */
+        if (isnan(d)) return NAN;   /* NaN on one side fails, whatever follows */
+        if (d > m) m = d;
     }
     return m;
 }
