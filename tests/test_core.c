@@ -1,6 +1,7 @@
 /* Core: tensors, arenas, autograd bookkeeping, RNG, safetensors round trip. */
 #include "check.h"
 #include "core/ed_internal.h"
+#include "core/tile16.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -228,8 +229,43 @@ static void test_safetensors(void)
     ed_tensor_free(a); ed_tensor_free(b);
 }
 
+/* bfloat16 rounding (core/tile16.h): round to nearest even on ties, NaN
+ * stays a quiet NaN, denormals become signed zero; the 16-lane version
+ * (vcvtneps2bf16 where the CPU has it, integer steps elsewhere) gives the
+ * scalar's bits for random patterns, ties, denormals, infinities and NaNs. */
+static void test_bf16_rounding(void)
+{
+    CHECK(ed__bf16_rne(1.0f) == 0x3f80);
+    CHECK(ed__bf16_rne(ed__bf16_f(0x3f80) + 0x1p-8f) == 0x3f80);   /* tie, even kept */
+    CHECK(ed__bf16_rne(ed__bf16_f(0x3f81) + 0x1p-8f) == 0x3f82);   /* tie, up to even */
+    CHECK(ed__bf16_rne(-0x1p-140f) == 0x8000);
+    CHECK((ed__bf16_rne(NAN) & 0x7fc0) == 0x7fc0);
+#if defined(__AVX512F__)
+    uint32_t state = 12345;
+    int64_t bad = 0;
+    for (int it = 0; it < 20000; it++) {
+        float v[16], r[16];
+        for (int i = 0; i < 16; i++) {
+            state = state * 1664525u + 1013904223u;
+            uint32_t u = state;
+            if (it % 7 == 0) u &= 0x807fffffu;                       /* denormals */
+            if (it % 11 == 0) u |= 0x7f800000u;                      /* infinities and NaNs */
+            if (it % 13 == 0) u = (u & 0xffff0000u) | 0x8000u;       /* ties */
+            memcpy(&v[i], &u, 4);
+        }
+        _mm512_storeu_ps(r, ed__round_bf16x16(_mm512_loadu_ps(v)));
+        for (int i = 0; i < 16; i++) {
+            const float e = ed__bf16_f(ed__bf16_rne(v[i]));
+            bad += memcmp(&r[i], &e, 4) != 0;
+        }
+    }
+    CHECK_MSG(bad == 0, "16-lane bfloat16 rounding differs from the scalar in %lld lanes", (long long)bad);
+#endif
+}
+
 int main(void)
 {
+    test_bf16_rounding();
     test_tensor_basics();
     test_autograd();
     test_gradchecks();

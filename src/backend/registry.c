@@ -20,6 +20,7 @@ void ed__onednn_register(void);
 #endif
 void ed__fast_pool_register(void);
 void ed__deconv_s2_register(void);
+void ed__conv_head_register(void);
 
 static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
 static _Thread_local bool in_builtin;   /* pthread_once must not be re-entered */
@@ -32,6 +33,7 @@ static void register_builtin(void)
 #endif
     ed__fast_pool_register();
     ed__deconv_s2_register();   /* after oneDNN: tried first where both apply */
+    ed__conv_head_register();
     in_builtin = false;
 }
 

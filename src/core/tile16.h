@@ -1,7 +1,8 @@
 /* What the loops that move activations and gradients between NCHW and the
  * convolutions' layouts share (backend/onednn's layout.c, bn_nhwc.c, and
- * autograd/grad_layout.c): float32 -> bfloat16 rounding, and a 16x16
- * float32 tile transposed in AVX-512 registers. */
+ * autograd/grad_layout.c; backend/fast/conv_head.c rounds as oneDNN's bf16
+ * convolutions do): float32 -> bfloat16 rounding, and a 16x16 float32 tile
+ * transposed in AVX-512 registers. */
 #ifndef ED_CORE_TILE16_H
 #define ED_CORE_TILE16_H
 
@@ -36,6 +37,24 @@ static inline float ed__bf16_f(uint16_t b)
 static inline __m512 ed__load_bf16x16(const uint16_t *p)
 {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
+}
+
+/* v rounded to bfloat16 and back, lane by lane as ed__bf16_rne. */
+static inline __m512 ed__round_bf16x16(__m512 v)
+{
+#if defined(__AVX512BF16__)
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(v)), 16));
+#else
+    const __m512i u = _mm512_castps_si512(v), hi = _mm512_set1_epi32((int)0xffff0000u);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_and_si512(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), hi);
+    const __m512i mag = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(mag, _mm512_set1_epi32(0x7f800000));
+    const __mmask16 den = _mm512_testn_epi32_mask(u, _mm512_set1_epi32(0x7f800000));
+    r = _mm512_mask_mov_epi32(r, nan, _mm512_and_si512(_mm512_or_si512(u, _mm512_set1_epi32(0x400000)), hi));
+    r = _mm512_mask_mov_epi32(r, den, _mm512_and_si512(u, _mm512_set1_epi32((int)0x80000000u)));
+    return _mm512_castsi512_ps(r);
+#endif
 }
 
 /* r[j] <- column j of the 16x16 tile whose rows are r[0..15]. */

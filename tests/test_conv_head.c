@@ -1,0 +1,289 @@
+/* The 1x1 few-output-channel conv2d kernel (src/backend/fast/conv_head.c)
+ * against the reference kernels (backends off), which test_conv holds to
+ * PyTorch: random shapes forward and backward (pixel counts on and off its
+ * 64-pixel blocks, 1 to 16 output channels), accumulation into existing
+ * gradients and the stored input gradient, the configurations it leaves
+ * to others, bf16 precision (oneDNN's bf16 products), and results
+ * identical for 1 and 2 threads. A call counter shows this kernel ran. */
+#include "check.h"
+#include "core/ed_internal.h"
+#include "core/tile16.h"
+#include "encdec/precision.h"
+#include "ops/conv_common.h"
+#include "backend/fast/conv_head.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct {
+    int N, cin, cout, H, W;
+    bool bias;
+} cfg;
+
+/* y and the gradients of x, weight, bias for sum(y * gy). out: y, gx, gw, gb. */
+static ed_status run(const cfg *c, bool backend, ed_tensor *out[4])
+{
+    ed_backend_set_enabled(backend);
+    ed_tensor *x = check_randn(ED_F32, SHAPE(c->N, c->cin, c->H, c->W), 1);
+    ed_tensor *w = check_randn(ED_F32, SHAPE(c->cout, c->cin, 1, 1), 2);
+    ed_tensor *b = c->bias ? check_randn(ED_F32, SHAPE(c->cout), 3) : NULL;
+    ed_tensor_set_requires_grad(x, 1);
+    ed_tensor_set_requires_grad(w, 1);
+    if (b) ed_tensor_set_requires_grad(b, 1);
+    ed_tensor *y = NULL, *gy = NULL;
+    ed_status st = ed_conv2d(x, w, b, NULL, &y);
+    if (st == ED_OK) {
+        gy = check_randn(ED_F32, y->ndim, y->shape, 4);
+        st = ed_backward(y, gy);
+    }
+    out[0] = y;
+    out[1] = out[2] = out[3] = NULL;
+    if (st == ED_OK) {
+        ed_tensor_clone(ed_tensor_grad(x), &out[1]);
+        ed_tensor_clone(ed_tensor_grad(w), &out[2]);
+        if (b) ed_tensor_clone(ed_tensor_grad(b), &out[3]);
+    }
+    ed_tensor_free(x);
+    ed_tensor_free(w);
+    ed_tensor_free(b);
+    ed_tensor_free(gy);
+    ed_backend_set_enabled(true);
+    return st;
+}
+
+/* max |a - e| over the largest |e|. */
+static double err_of_scale(const ed_tensor *a, const ed_tensor *e)
+{
+    double scale = 0;
+    for (int64_t j = 0; j < e->numel; j++) scale = fmax(scale, fabs(ed__get(e, j)));
+    return check_max_rel_err(a, e, fmax(scale, 1e-12));
+}
+
+static void compare(const cfg *c)
+{
+    char name[160];
+    snprintf(name, sizeof name, "N=%d Cin=%d Cout=%d %dx%d%s", c->N, c->cin, c->cout, c->H, c->W, c->bias ? " bias" : "");
+    ed_tensor *ref[4] = { 0 }, *got[4] = { 0 };
+    int64_t f0 = ed__conv_head_calls(0), b0 = ed__conv_head_calls(1);
+    ed_status s2 = run(c, true, got);
+    int64_t f1 = ed__conv_head_calls(0), b1 = ed__conv_head_calls(1);
+    ed_status s1 = run(c, false, ref);
+    CHECK_MSG(s1 == ED_OK && s2 == ED_OK, "%s: status %d / %d: %s", name, s1, s2, ed_last_error());
+    CHECK_MSG(f1 - f0 == 1 && b1 - b0 == 1, "%s: the kernel ran %lld forward / %lld backward times, want 1", name,
+              (long long)(f1 - f0), (long long)(b1 - b0));
+    static const char *what[4] = { "y", "gx", "gweight", "gbias" };
+    for (int i = 0; i < 4 && s1 == ED_OK && s2 == ED_OK; i++) {
+        if (!ref[i] && !got[i]) continue;
+        if (!ref[i] || !got[i]) {
+            CHECK_MSG(0, "%s %s: present in only one run", name, what[i]);
+            continue;
+        }
+        double e = err_of_scale(got[i], ref[i]);
+        CHECK_MSG(e <= 1e-5, "%s %s: max err %.3g of scale > 1e-5", name, what[i], e);
+    }
+    for (int i = 0; i < 4; i++) {
+        ed_tensor_free(ref[i]);
+        ed_tensor_free(got[i]);
+    }
+}
+
+static int rnd(int lo, int hi) { return lo + rand() % (hi - lo + 1); }
+
+static void test_random_shapes(void)
+{
+    srand(4242);
+    for (int t = 0; t < 30; t++) {
+        cfg c = { .N = rnd(1, 3), .cin = rnd(1, 70), .cout = rnd(1, 16), .H = rnd(1, 20), .W = rnd(1, 20),
+                  .bias = rnd(0, 3) != 0 };
+        compare(&c);
+    }
+    /* Whole 64-pixel blocks (the vector path), blocks and a tail, output
+     * channels on and off the register block of 4, a run longer than the
+     * weight gradient's 1024 pixels. */
+    compare(&(cfg){ .N = 2, .cin = 32, .cout = 4, .H = 8, .W = 16, .bias = true });
+    compare(&(cfg){ .N = 1, .cin = 5, .cout = 7, .H = 9, .W = 16, .bias = true });
+    compare(&(cfg){ .N = 2, .cin = 3, .cout = 16, .H = 40, .W = 40, .bias = false });
+    compare(&(cfg){ .N = 1, .cin = 33, .cout = 1, .H = 16, .W = 12, .bias = true });
+}
+
+static bool head_takes(ed_pass pass, const ed__conv_params *p, ed_tensor *const *t)
+{
+    const ed_kernel *k = ed_backend_find(ED_OP_CONV2D, pass, p, t);
+    return k && strcmp(k->backend, "fast") == 0;
+}
+
+static void test_declines(void)
+{
+    ed_tensor *x = check_randn(ED_F32, SHAPE(2, 8, 5, 6), 1), *w = check_randn(ED_F32, SHAPE(4, 8, 1, 1), 2);
+    ed_tensor *y = check_randn(ED_F32, SHAPE(2, 4, 5, 6), 3), *w3 = check_randn(ED_F32, SHAPE(4, 8, 3, 3), 4);
+    ed_tensor *w17 = check_randn(ED_F32, SHAPE(17, 8, 1, 1), 5), *y17 = check_randn(ED_F32, SHAPE(2, 17, 5, 6), 6);
+    ed_tensor *xd, *wd, *yd;
+    ed_tensor_to(x, ED_F64, &xd);
+    ed_tensor_to(w, ED_F64, &wd);
+    ed_tensor_to(y, ED_F64, &yd);
+    ed__conv_params p = { .stride = { 1, 1 }, .dilation = { 1, 1 }, .groups = 1 };
+    CHECK_MSG(head_takes(ED_FORWARD, &p, (ed_tensor *[]){ x, w, NULL, y }), "1x1 to 4 channels is the kernel's");
+    CHECK_MSG(head_takes(ED_BACKWARD, &p, (ed_tensor *[]){ x, w, y, NULL, NULL, NULL }), "backward too");
+    CHECK_MSG(!head_takes(ED_FORWARD, &p, (ed_tensor *[]){ xd, wd, NULL, yd }), "float64 is declined");
+    CHECK_MSG(!head_takes(ED_FORWARD, &p, (ed_tensor *[]){ x, w17, NULL, y17 }), "17 output channels are declined");
+    CHECK_MSG(!head_takes(ED_FORWARD, &p, (ed_tensor *[]){ x, w3, NULL, y }), "a 3x3 kernel is declined");
+    ed__conv_params q = p;
+    q.stride[1] = 2;
+    CHECK_MSG(!head_takes(ED_FORWARD, &q, (ed_tensor *[]){ x, w, NULL, y }), "stride 2 is declined");
+    q = p;
+    q.pad_lo[0] = q.pad_hi[0] = 1;
+    CHECK_MSG(!head_takes(ED_BACKWARD, &q, (ed_tensor *[]){ x, w, y, NULL, NULL, NULL }), "padding is declined");
+    q = p;
+    q.relu = 1;
+    CHECK_MSG(!head_takes(ED_FORWARD, &q, (ed_tensor *[]){ x, w, NULL, y }), "a fused ReLU is declined");
+    q = p;
+    q.groups = 2;
+    CHECK_MSG(!head_takes(ED_FORWARD, &q, (ed_tensor *[]){ x, w, NULL, y }), "groups are declined");
+    ed_tensor *all[] = { x, w, y, w3, w17, y17, xd, wd, yd };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ed_tensor_free(all[i]);
+}
+
+/* The kernel adds into gradients that hold values, and stores gx when
+ * asked to (gx_overwrite: the buffer holds garbage). */
+static void test_accumulates(void)
+{
+    cfg c = { .N = 2, .cin = 37, .cout = 6, .H = 9, .W = 16, .bias = true };
+    ed_tensor *ref[4] = { 0 };
+    CHECK_OK(run(&c, false, ref));
+    if (!ref[0]) return;
+    ed_tensor *x = check_randn(ED_F32, SHAPE(c.N, c.cin, c.H, c.W), 1);
+    ed_tensor *w = check_randn(ED_F32, SHAPE(c.cout, c.cin, 1, 1), 2);
+    ed_tensor *gy = check_randn(ED_F32, ref[0]->ndim, ref[0]->shape, 4);
+    ed_tensor *pre[3], *want[3], *g[3];
+    for (int i = 0; i < 3; i++) {
+        pre[i] = check_randn(ED_F32, ref[1 + i]->ndim, ref[1 + i]->shape, 30 + i);
+        ed_add(pre[i], ref[1 + i], &want[i]);
+        ed_tensor_clone(pre[i], &g[i]);
+    }
+    ed__conv_params p = { .stride = { 1, 1 }, .dilation = { 1, 1 }, .groups = 1 };
+    ed_tensor *t[6] = { x, w, gy, g[0], g[1], g[2] };
+    const ed_kernel *k = ed_backend_find(ED_OP_CONV2D, ED_BACKWARD, &p, t);
+    CHECK(k && strcmp(k->backend, "fast") == 0);
+    if (k) {
+        CHECK_OK(k->run(&p, t));
+        CHECK_MSG(err_of_scale(g[0], want[0]) <= 1e-5, "gx accumulates");
+        CHECK_MSG(err_of_scale(g[1], want[1]) <= 1e-5, "gweight accumulates");
+        CHECK_MSG(err_of_scale(g[2], want[2]) <= 1e-5, "gbias accumulates");
+        /* Stored: NaN in the buffer must not survive. */
+        float *gd = ed_tensor_data(g[0]);
+        for (int64_t i = 0; i < g[0]->numel; i++) gd[i] = NAN;
+        ed__conv_params o = p;
+        o.gx_overwrite = 1;
+        CHECK_OK(k->run(&o, (ed_tensor *[]){ x, w, gy, g[0], NULL, NULL }));
+        CHECK_MSG(err_of_scale(g[0], ref[1]) <= 1e-5, "gx stored");
+    }
+    ed_tensor *all[] = { x, w, gy, ref[0], ref[1], ref[2], ref[3] };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ed_tensor_free(all[i]);
+    for (int i = 0; i < 3; i++) {
+        ed_tensor_free(pre[i]);
+        ed_tensor_free(want[i]);
+        ed_tensor_free(g[i]);
+    }
+}
+
+/* y and the gradients of sum(y * gy) for given tensors (copies are made
+ * leaves). out: y, gx, gw, gb. */
+static void run_on(const ed_tensor *x0, const ed_tensor *w0, const ed_tensor *b0, const ed_tensor *gy, bool backend,
+                   ed_tensor *out[4])
+{
+    ed_backend_set_enabled(backend);
+    ed_tensor *x = NULL, *w = NULL, *b = NULL, *y = NULL;
+    CHECK_OK(ed_tensor_clone(x0, &x));
+    CHECK_OK(ed_tensor_clone(w0, &w));
+    CHECK_OK(ed_tensor_clone(b0, &b));
+    ed_tensor_set_requires_grad(x, 1);
+    ed_tensor_set_requires_grad(w, 1);
+    ed_tensor_set_requires_grad(b, 1);
+    CHECK_OK(ed_conv2d(x, w, b, NULL, &y));
+    CHECK_OK(ed_backward(y, gy));
+    out[0] = y;
+    ed_tensor_clone(ed_tensor_grad(x), &out[1]);
+    ed_tensor_clone(ed_tensor_grad(w), &out[2]);
+    ed_tensor_clone(ed_tensor_grad(b), &out[3]);
+    ed_tensor_free(x);
+    ed_tensor_free(w);
+    ed_tensor_free(b);
+    ed_backend_set_enabled(true);
+}
+
+/* A copy of t with every value rounded to bfloat16. */
+static ed_tensor *rounded(const ed_tensor *t)
+{
+    ed_tensor *r = NULL;
+    CHECK_OK(ed_tensor_clone(t, &r));
+    float *d = ed_tensor_data(r);
+    for (int64_t i = 0; i < r->numel; i++) d[i] = ed__bf16_f(ed__bf16_rne(d[i]));
+    return r;
+}
+
+/* Under bf16 convolution precision the products are oneDNN's bf16 ones:
+ * the reference on x, the weight and gy rounded to bfloat16 (the bias
+ * and its gradient stay float32), with pixel counts on and off the
+ * vector blocks. */
+static void test_bf16(void)
+{
+    static const int hw[2][2] = { { 16, 16 }, { 7, 5 } };
+    for (int k = 0; k < 2; k++) {
+        const int64_t N = 2, cin = 32, cout = 5, H = hw[k][0], W = hw[k][1];
+        ed_tensor *x = check_randn(ED_F32, SHAPE(N, cin, H, W), 1), *w = check_randn(ED_F32, SHAPE(cout, cin, 1, 1), 2);
+        ed_tensor *b = check_randn(ED_F32, SHAPE(cout), 3), *gy = check_randn(ED_F32, SHAPE(N, cout, H, W), 4);
+        ed_tensor *xr = rounded(x), *wr = rounded(w), *gyr = rounded(gy);
+        ed_tensor *got[4], *want[4], *want_b[4];
+        CHECK_OK(ed_set_conv_precision(ED_PRECISION_BF16));
+        int64_t f0 = ed__conv_head_calls(0), b0 = ed__conv_head_calls(1);
+        run_on(x, w, b, gy, true, got);
+        CHECK(ed__conv_head_calls(0) == f0 + 1 && ed__conv_head_calls(1) == b0 + 1);
+        CHECK_OK(ed_set_conv_precision(ED_PRECISION_F32));
+        run_on(xr, wr, b, gyr, false, want);
+        run_on(xr, wr, b, gy, false, want_b);   /* the bias gradient from gy itself */
+        static const char *what[4] = { "y", "gx", "gweight", "gbias" };
+        for (int i = 0; i < 4; i++) {
+            const ed_tensor *e = i == 3 ? want_b[3] : want[i];
+            CHECK_MSG(got[i] && e && err_of_scale(got[i], e) <= 1e-5, "bf16 precision %lldx%lld: %s as oneDNN's bf16",
+                      (long long)H, (long long)W, what[i]);
+        }
+        for (int i = 0; i < 4; i++) {
+            ed_tensor_free(got[i]);
+            ed_tensor_free(want[i]);
+            ed_tensor_free(want_b[i]);
+        }
+        ed_tensor *all[] = { x, w, b, gy, xr, wr, gyr };
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ed_tensor_free(all[i]);
+    }
+}
+
+/* Large enough to fork; every output must be bit-identical. */
+static void test_threads(void)
+{
+    cfg c = { .N = 3, .cin = 70, .cout = 5, .H = 33, .W = 31, .bias = true };
+    ed_tensor *one[4] = { 0 }, *two[4] = { 0 };
+    int saved = ed_get_num_threads();
+    ed_set_num_threads(1);
+    CHECK_OK(run(&c, true, one));
+    ed_set_num_threads(2);
+    CHECK_OK(run(&c, true, two));
+    ed_set_num_threads(saved);
+    static const char *what[4] = { "y", "gx", "gweight", "gbias" };
+    for (int i = 0; i < 4; i++) {
+        bool same = one[i] && two[i] && one[i]->numel == two[i]->numel &&
+                    memcmp(one[i]->data, two[i]->data, (size_t)one[i]->numel * sizeof(float)) == 0;
+        CHECK_MSG(same, "%s identical for 1 and 2 threads", what[i]);
+        ed_tensor_free(one[i]);
+        ed_tensor_free(two[i]);
+    }
+}
+
+int main(void)
+{
+    test_random_shapes();
+    test_declines();
+    test_accumulates();
+    test_bf16();
+    test_threads();
+    return check_done();
+}
