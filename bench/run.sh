@@ -3,7 +3,10 @@
 # PyTorch in the same invocation, then a table of PyTorch ms / encdec ms
 # (> 1: encdec is faster). Environment: BUILD (build), THREADS (2), REPS (5),
 # OMP_WAIT_POLICY (passive), PYTHON (the interpreter with torch; /tmp/peers/bin/python if present),
-# QUICK=1 for small sizes, SKIP_BF16=1 for the f32 rows only, SKIP_WINO=1 without the Winograd rows. Results are appended to $BUILD/bench-results.jsonl.
+# QUICK=1 for small sizes, SKIP_BF16=1 for the f32 rows only, SKIP_WINO=1 without the Winograd rows,
+# ROUNDS (1): each workload runs encdec then PyTorch ROUNDS times in turn, and the table
+# gives each side's median (the machine's drift between minutes moves both). Results are
+# appended to $BUILD/bench-results.jsonl.
 set -u
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-2}
@@ -20,11 +23,16 @@ OUT=$(mktemp)
 common="--threads $THREADS --reps $REPS"
 if [ "${QUICK:-0}" = 1 ]; then B=2; S=64; else B=8; S=128; fi
 
+ROUNDS=${ROUNDS:-1}
 run() {  # label, then the arguments shared by both programs ($ENC: encdec's own extra options)
   label=$1; shift
-  echo "== $label: $* ${ENC:-}" >&2
-  "$BUILD/encdec" bench "$@" $common ${ENC:-} | tee /dev/stderr | grep '^{' | sed "s/^{/{\"who\":\"encdec\",\"label\":\"$label\",/" >>"$OUT"
-  "$PYTHON" "$HERE/peer_torch.py" "$@" $common | tee /dev/stderr | grep '^{' | sed "s/^{/{\"who\":\"torch\",\"label\":\"$label\",/" >>"$OUT"
+  r=0
+  while [ "$r" -lt "$ROUNDS" ]; do
+    r=$((r + 1))
+    echo "== $label (round $r of $ROUNDS): $* ${ENC:-}" >&2
+    "$BUILD/encdec" bench "$@" $common ${ENC:-} | tee /dev/stderr | grep '^{' | sed "s/^{/{\"who\":\"encdec\",\"label\":\"$label\",/" >>"$OUT"
+    "$PYTHON" "$HERE/peer_torch.py" "$@" $common | tee /dev/stderr | grep '^{' | sed "s/^{/{\"who\":\"torch\",\"label\":\"$label\",/" >>"$OUT"
+  done
 }
 
 run conv2d op conv2d --batch $B
@@ -56,8 +64,19 @@ cat "$OUT" >>"$BUILD/bench-results.jsonl"
 import json, sys, platform
 rows = [json.loads(l) for l in open(sys.argv[1])]
 key = lambda r: (r["label"], r["mode"])
-enc = {key(r): r for r in rows if r["who"] == "encdec"}
-tor = {key(r): r for r in rows if r["who"] == "torch"}
+def medians(who):
+    # Per workload, the row with the median ms of its rounds (the lower
+    # middle one for an even count).
+    groups = {}
+    for r in rows:
+        if r["who"] == who:
+            groups.setdefault(key(r), []).append(r)
+    return {k: sorted(g, key=lambda r: r["ms"])[(len(g) - 1) // 2] for k, g in groups.items()}
+enc = medians("encdec")
+tor = medians("torch")
+rounds = max((sum(1 for r in rows if r["who"] == "encdec" and key(r) == k) for k in enc), default=1)
+if rounds > 1:
+    print(f"\n(each side's median of {rounds} alternating rounds)")
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"\nmachine: {platform.node()} / {cpu}")
 print(f"{'workload':<22}{'mode':<18}{'encdec ms':>10}{'torch ms':>10}{'ratio':>8}{'enc GF/s':>9}{'%peak':>7}{'enc MB':>8}{'torch MB':>9}")
