@@ -537,7 +537,9 @@ static ed_status bwd_data(const geom *g, const float *wd, const float *gyd, cons
     pack_a(g->Cin, g->M, wd, g->M, 1, Ap);   /* Wm as is */
     int64_t *offs = (int64_t *)(Ap + a_sz + nt * t_sz);
     double *bpart = gb ? (double *)(offs + nt * PC) : NULL;
-    float *lanes_all = gb ? (float *)(bpart + b_sz) : NULL;
+#if defined(__AVX512F__)
+    float *lanes_all = gb ? (float *)(bpart + b_sz) : NULL;   /* gb is only asked for with AVX-512 (bwd_run) */
+#endif
     ED_PARALLEL_FOR_IF(g->N * g->HW * g->Cin * g->M > PAR_MIN_MACS)
     for (int64_t it = 0; it < items; it++) {
         const int tid = thread_id();
