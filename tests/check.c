@@ -79,6 +79,38 @@ double check_max_rel_err(const ed_tensor *a, const ed_tensor *e, double floor)
     return m;
 }
 
+double check_err_of_scale(const ed_tensor *a, const ed_tensor *e)
+{
+    if (!a || !e) return INFINITY;
+    double scale = 0;
+    for (int64_t j = 0; j < e->numel; j++) scale = fmax(scale, fabs(ed__get(e, j)));
+    return check_max_rel_err(a, e, fmax(scale, 1e-12));
+}
+
+void check_outputs(const char *name, ed_tensor *const *got, ed_tensor *const *want, const char *const *what, int n,
+                   double tol, const char *file, int line)
+{
+    for (int i = 0; i < n; i++) {
+        if (!got[i] && !want[i]) continue;
+        if (!got[i] || !want[i]) {
+            check_report(0, file, line, "%s %s: present in only one run", name, what[i]);
+            continue;
+        }
+        const double e = want[i]->numel ? check_err_of_scale(got[i], want[i]) : 0;
+        check_report(e <= tol, file, line, "%s %s: max err %.3g of scale > %.3g", name, what[i], e, tol);
+    }
+}
+
+void check_identical(const char *name, ed_tensor *const *a, ed_tensor *const *b, const char *const *what, int n,
+                     const char *file, int line)
+{
+    for (int i = 0; i < n; i++) {
+        const bool same = a[i] && b[i] && a[i]->dtype == b[i]->dtype && a[i]->numel == b[i]->numel &&
+                          memcmp(a[i]->data, b[i]->data, (size_t)a[i]->numel * ed_dtype_size(a[i]->dtype)) == 0;
+        check_report(same, file, line, "%s: %s not bit-identical", name, what[i]);
+    }
+}
+
 int check_close(const char *name, const ed_tensor *a, const ed_tensor *e, double rtol, const char *file, int line)
 {
     /* Relative error with a floor of 1e-3 of the reference's largest value:

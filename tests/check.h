@@ -34,6 +34,20 @@ double check_max_abs_err(const ed_tensor *actual, const ed_tensor *expected, dou
 #define CHECK_CLOSE(name, actual, expected, rtol) check_close((name), (actual), (expected), (rtol), __FILE__, __LINE__)
 int check_close(const char *name, const ed_tensor *a, const ed_tensor *e, double rtol, const char *file, int line);
 
+/* A fast kernel's outputs (y and the gradients) against the reference's:
+ * for i < n, got[i] within tol of the largest |want[i]| (check_max_rel_err
+ * with that floor), reported as "<name> <what[i]>"; both NULL passes, one
+ * NULL fails. CHECK_IDENTICAL: the same for bit-identical outputs (a
+ * thread count that must not change a bit). */
+#define CHECK_OUTPUTS(name, got, want, what, n, tol) check_outputs((name), (got), (want), (what), (n), (tol), __FILE__, __LINE__)
+void check_outputs(const char *name, ed_tensor *const *got, ed_tensor *const *want, const char *const *what, int n,
+                   double tol, const char *file, int line);
+#define CHECK_IDENTICAL(name, a, b, what, n) check_identical((name), (a), (b), (what), (n), __FILE__, __LINE__)
+void check_identical(const char *name, ed_tensor *const *a, ed_tensor *const *b, const char *const *what, int n,
+                     const char *file, int line);
+/* check_max_rel_err with the largest |expected| (at least 1e-12) as floor. */
+double check_err_of_scale(const ed_tensor *actual, const ed_tensor *expected);
+
 /* Convenience constructors (heap tensors; free with ed_tensor_free). */
 ed_tensor *check_randn(ed_dtype dt, int ndim, const int64_t *shape, uint64_t seed);
 ed_tensor *check_rand(ed_dtype dt, int ndim, const int64_t *shape, double lo, double hi, uint64_t seed);

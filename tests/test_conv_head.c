@@ -20,43 +20,42 @@ typedef struct {
     bool bias;
 } cfg;
 
-/* y and the gradients of x, weight, bias for sum(y * gy). out: y, gx, gw, gb. */
-static ed_status run(const cfg *c, bool backend, ed_tensor *out[4])
+static const char *const what[4] = { "y", "gx", "gweight", "gbias" };
+
+/* y and the gradients of sum(y * gy) for copies of x, w and b (b may be
+ * NULL) made leaves; out: y, gx, gw, gb (NULL where none). */
+static ed_status run_on(const ed_tensor *x0, const ed_tensor *w0, const ed_tensor *b0, const ed_tensor *gy, bool backend,
+                        ed_tensor *out[4])
 {
     ed_backend_set_enabled(backend);
-    ed_tensor *x = check_randn(ED_F32, SHAPE(c->N, c->cin, c->H, c->W), 1);
-    ed_tensor *w = check_randn(ED_F32, SHAPE(c->cout, c->cin, 1, 1), 2);
-    ed_tensor *b = c->bias ? check_randn(ED_F32, SHAPE(c->cout), 3) : NULL;
-    ed_tensor_set_requires_grad(x, 1);
-    ed_tensor_set_requires_grad(w, 1);
-    if (b) ed_tensor_set_requires_grad(b, 1);
-    ed_tensor *y = NULL, *gy = NULL;
-    ed_status st = ed_conv2d(x, w, b, NULL, &y);
-    if (st == ED_OK) {
-        gy = check_randn(ED_F32, y->ndim, y->shape, 4);
-        st = ed_backward(y, gy);
-    }
+    ed_tensor *in[3] = { NULL, NULL, NULL }, *y = NULL;
+    const ed_tensor *src[3] = { x0, w0, b0 };
+    ed_status st = ED_OK;
+    for (int i = 0; i < 3 && st == ED_OK; i++)
+        if (src[i] && (st = ed_tensor_clone(src[i], &in[i])) == ED_OK) ed_tensor_set_requires_grad(in[i], 1);
+    if (st == ED_OK) st = ed_conv2d(in[0], in[1], in[2], NULL, &y);
+    if (st == ED_OK) st = ed_backward(y, gy);
     out[0] = y;
-    out[1] = out[2] = out[3] = NULL;
-    if (st == ED_OK) {
-        ed_tensor_clone(ed_tensor_grad(x), &out[1]);
-        ed_tensor_clone(ed_tensor_grad(w), &out[2]);
-        if (b) ed_tensor_clone(ed_tensor_grad(b), &out[3]);
+    for (int i = 0; i < 3; i++) {
+        out[1 + i] = NULL;
+        if (st == ED_OK && in[i]) ed_tensor_clone(ed_tensor_grad(in[i]), &out[1 + i]);
+        ed_tensor_free(in[i]);
     }
-    ed_tensor_free(x);
-    ed_tensor_free(w);
-    ed_tensor_free(b);
-    ed_tensor_free(gy);
     ed_backend_set_enabled(true);
     return st;
 }
 
-/* max |a - e| over the largest |e|. */
-static double err_of_scale(const ed_tensor *a, const ed_tensor *e)
+/* run_on for the configuration's random tensors. */
+static ed_status run(const cfg *c, bool backend, ed_tensor *out[4])
 {
-    double scale = 0;
-    for (int64_t j = 0; j < e->numel; j++) scale = fmax(scale, fabs(ed__get(e, j)));
-    return check_max_rel_err(a, e, fmax(scale, 1e-12));
+    ed_tensor *x = check_randn(ED_F32, SHAPE(c->N, c->cin, c->H, c->W), 1);
+    ed_tensor *w = check_randn(ED_F32, SHAPE(c->cout, c->cin, 1, 1), 2);
+    ed_tensor *b = c->bias ? check_randn(ED_F32, SHAPE(c->cout), 3) : NULL;
+    ed_tensor *gy = check_randn(ED_F32, SHAPE(c->N, c->cout, c->H, c->W), 4);
+    ed_status st = run_on(x, w, b, gy, backend, out);
+    ed_tensor *all[] = { x, w, b, gy };
+    for (int i = 0; i < 4; i++) ed_tensor_free(all[i]);
+    return st;
 }
 
 static void compare(const cfg *c)
@@ -71,16 +70,7 @@ static void compare(const cfg *c)
     CHECK_MSG(s1 == ED_OK && s2 == ED_OK, "%s: status %d / %d: %s", name, s1, s2, ed_last_error());
     CHECK_MSG(f1 - f0 == 1 && b1 - b0 == 1, "%s: the kernel ran %lld forward / %lld backward times, want 1", name,
               (long long)(f1 - f0), (long long)(b1 - b0));
-    static const char *what[4] = { "y", "gx", "gweight", "gbias" };
-    for (int i = 0; i < 4 && s1 == ED_OK && s2 == ED_OK; i++) {
-        if (!ref[i] && !got[i]) continue;
-        if (!ref[i] || !got[i]) {
-            CHECK_MSG(0, "%s %s: present in only one run", name, what[i]);
-            continue;
-        }
-        double e = err_of_scale(got[i], ref[i]);
-        CHECK_MSG(e <= 1e-5, "%s %s: max err %.3g of scale > 1e-5", name, what[i], e);
-    }
+    if (s1 == ED_OK && s2 == ED_OK) CHECK_OUTPUTS(name, got, ref, what, 4, 1e-5);
     for (int i = 0; i < 4; i++) {
         ed_tensor_free(ref[i]);
         ed_tensor_free(got[i]);
@@ -166,16 +156,16 @@ static void test_accumulates(void)
     CHECK(k && strcmp(k->backend, "fast") == 0);
     if (k) {
         CHECK_OK(k->run(&p, t));
-        CHECK_MSG(err_of_scale(g[0], want[0]) <= 1e-5, "gx accumulates");
-        CHECK_MSG(err_of_scale(g[1], want[1]) <= 1e-5, "gweight accumulates");
-        CHECK_MSG(err_of_scale(g[2], want[2]) <= 1e-5, "gbias accumulates");
+        CHECK_MSG(check_err_of_scale(g[0], want[0]) <= 1e-5, "gx accumulates");
+        CHECK_MSG(check_err_of_scale(g[1], want[1]) <= 1e-5, "gweight accumulates");
+        CHECK_MSG(check_err_of_scale(g[2], want[2]) <= 1e-5, "gbias accumulates");
         /* Stored: NaN in the buffer must not survive. */
         float *gd = ed_tensor_data(g[0]);
         for (int64_t i = 0; i < g[0]->numel; i++) gd[i] = NAN;
         ed__conv_params o = p;
         o.gx_overwrite = 1;
         CHECK_OK(k->run(&o, (ed_tensor *[]){ x, w, gy, g[0], NULL, NULL }));
-        CHECK_MSG(err_of_scale(g[0], ref[1]) <= 1e-5, "gx stored");
+        CHECK_MSG(check_err_of_scale(g[0], ref[1]) <= 1e-5, "gx stored");
     }
     ed_tensor *all[] = { x, w, gy, ref[0], ref[1], ref[2], ref[3] };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ed_tensor_free(all[i]);
@@ -184,31 +174,6 @@ static void test_accumulates(void)
         ed_tensor_free(want[i]);
         ed_tensor_free(g[i]);
     }
-}
-
-/* y and the gradients of sum(y * gy) for given tensors (copies are made
- * leaves). out: y, gx, gw, gb. */
-static void run_on(const ed_tensor *x0, const ed_tensor *w0, const ed_tensor *b0, const ed_tensor *gy, bool backend,
-                   ed_tensor *out[4])
-{
-    ed_backend_set_enabled(backend);
-    ed_tensor *x = NULL, *w = NULL, *b = NULL, *y = NULL;
-    CHECK_OK(ed_tensor_clone(x0, &x));
-    CHECK_OK(ed_tensor_clone(w0, &w));
-    CHECK_OK(ed_tensor_clone(b0, &b));
-    ed_tensor_set_requires_grad(x, 1);
-    ed_tensor_set_requires_grad(w, 1);
-    ed_tensor_set_requires_grad(b, 1);
-    CHECK_OK(ed_conv2d(x, w, b, NULL, &y));
-    CHECK_OK(ed_backward(y, gy));
-    out[0] = y;
-    ed_tensor_clone(ed_tensor_grad(x), &out[1]);
-    ed_tensor_clone(ed_tensor_grad(w), &out[2]);
-    ed_tensor_clone(ed_tensor_grad(b), &out[3]);
-    ed_tensor_free(x);
-    ed_tensor_free(w);
-    ed_tensor_free(b);
-    ed_backend_set_enabled(true);
 }
 
 /* A copy of t with every value rounded to bfloat16. */
@@ -236,15 +201,14 @@ static void test_bf16(void)
         ed_tensor *got[4], *want[4], *want_b[4];
         CHECK_OK(ed_set_conv_precision(ED_PRECISION_BF16));
         int64_t f0 = ed__conv_head_calls(0), b0 = ed__conv_head_calls(1);
-        run_on(x, w, b, gy, true, got);
+        CHECK_OK(run_on(x, w, b, gy, true, got));
         CHECK(ed__conv_head_calls(0) == f0 + 1 && ed__conv_head_calls(1) == b0 + 1);
         CHECK_OK(ed_set_conv_precision(ED_PRECISION_F32));
-        run_on(xr, wr, b, gyr, false, want);
-        run_on(xr, wr, b, gy, false, want_b);   /* the bias gradient from gy itself */
-        static const char *what[4] = { "y", "gx", "gweight", "gbias" };
+        CHECK_OK(run_on(xr, wr, b, gyr, false, want));
+        CHECK_OK(run_on(xr, wr, b, gy, false, want_b));   /* the bias gradient from gy itself */
         for (int i = 0; i < 4; i++) {
             const ed_tensor *e = i == 3 ? want_b[3] : want[i];
-            CHECK_MSG(got[i] && e && err_of_scale(got[i], e) <= 1e-5, "bf16 precision %lldx%lld: %s as oneDNN's bf16",
+            CHECK_MSG(got[i] && e && check_err_of_scale(got[i], e) <= 1e-5, "bf16 precision %lldx%lld: %s as oneDNN's bf16",
                       (long long)H, (long long)W, what[i]);
         }
         for (int i = 0; i < 4; i++) {
@@ -268,11 +232,8 @@ static void test_threads(void)
     ed_set_num_threads(2);
     CHECK_OK(run(&c, true, two));
     ed_set_num_threads(saved);
-    static const char *what[4] = { "y", "gx", "gweight", "gbias" };
+    CHECK_IDENTICAL("1 and 2 threads", one, two, what, 4);
     for (int i = 0; i < 4; i++) {
-        bool same = one[i] && two[i] && one[i]->numel == two[i]->numel &&
-                    memcmp(one[i]->data, two[i]->data, (size_t)one[i]->numel * sizeof(float)) == 0;
-        CHECK_MSG(same, "%s identical for 1 and 2 threads", what[i]);
         ed_tensor_free(one[i]);
         ed_tensor_free(two[i]);
     }

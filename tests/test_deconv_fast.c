@@ -17,6 +17,8 @@ typedef struct {
     bool bias;
 } cfg;
 
+static const char *const what[4] = { "y", "gx", "gweight", "gbias" };
+
 /* y and the gradients of x, weight, bias for sum(y * gy). out: y, gx, gw, gb. */
 static ed_status run(const cfg *c, bool backend, ed_tensor *out[4])
 {
@@ -52,14 +54,6 @@ static ed_status run(const cfg *c, bool backend, ed_tensor *out[4])
     return st;
 }
 
-/* max |a - e| over the largest |e|: 1e-4 of the tensor's scale. */
-static double err_of_scale(const ed_tensor *a, const ed_tensor *e)
-{
-    double scale = 0;
-    for (int64_t j = 0; j < e->numel; j++) scale = fmax(scale, fabs(ed__get(e, j)));
-    return check_max_rel_err(a, e, fmax(scale, 1e-12));
-}
-
 static void compare(const cfg *c)
 {
     char name[160];
@@ -75,16 +69,7 @@ static void compare(const cfg *c)
     int64_t want = c->N > 0 ? 1 : 0;
     CHECK_MSG(f1 - f0 == want && b1 - b0 == want, "%s: fast kernel ran %lld forward / %lld backward times, want %lld",
               name, (long long)(f1 - f0), (long long)(b1 - b0), (long long)want);
-    static const char *what[4] = { "y", "gx", "gweight", "gbias" };
-    for (int i = 0; i < 4 && s1 == ED_OK && s2 == ED_OK; i++) {
-        if (!ref[i] && !got[i]) continue;
-        if (!ref[i] || !got[i]) {
-            CHECK_MSG(0, "%s %s: present in only one run", name, what[i]);
-            continue;
-        }
-        double e = ref[i]->numel ? err_of_scale(got[i], ref[i]) : 0;
-        CHECK_MSG(e <= 1e-4, "%s %s: max err %.3g of scale > 1e-4", name, what[i], e);
-    }
+    if (s1 == ED_OK && s2 == ED_OK) CHECK_OUTPUTS(name, got, ref, what, 4, 1e-4);
     for (int i = 0; i < 4; i++) {
         ed_tensor_free(ref[i]);
         ed_tensor_free(got[i]);
@@ -201,12 +186,12 @@ static void test_accumulates(void)
     CHECK(k && strcmp(k->backend, "fast") == 0);
     if (k) {
         CHECK_OK(k->run(&p, t));
-        CHECK_MSG(err_of_scale(g[0], want[0]) <= 1e-4, "gx accumulates");
-        CHECK_MSG(err_of_scale(g[1], want[1]) <= 1e-4, "gweight accumulates");
-        CHECK_MSG(err_of_scale(g[2], want[2]) <= 1e-4, "gbias accumulates");
+        CHECK_MSG(check_err_of_scale(g[0], want[0]) <= 1e-4, "gx accumulates");
+        CHECK_MSG(check_err_of_scale(g[1], want[1]) <= 1e-4, "gweight accumulates");
+        CHECK_MSG(check_err_of_scale(g[2], want[2]) <= 1e-4, "gbias accumulates");
         /* Only the bias gradient wanted. */
         CHECK_OK(k->run(&p, (ed_tensor *[]){ x, w, gy, NULL, NULL, gb2 }));
-        CHECK_MSG(err_of_scale(gb2, want[2]) <= 1e-4, "bias-only gradient accumulates");
+        CHECK_MSG(check_err_of_scale(gb2, want[2]) <= 1e-4, "bias-only gradient accumulates");
     }
     ed_tensor *all[] = { x, w, gy, gb2, ref[0], ref[1], ref[2], ref[3] };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ed_tensor_free(all[i]);
@@ -228,11 +213,8 @@ static void test_threads(void)
     ed_set_num_threads(2);
     CHECK_OK(run(&c, true, two));
     ed_set_num_threads(saved);
-    static const char *what[4] = { "y", "gx", "gweight", "gbias" };
+    CHECK_IDENTICAL("1 and 2 threads", one, two, what, 4);
     for (int i = 0; i < 4; i++) {
-        bool same = one[i] && two[i] && one[i]->numel == two[i]->numel &&
-                    memcmp(one[i]->data, two[i]->data, (size_t)one[i]->numel * sizeof(float)) == 0;
-        CHECK_MSG(same, "%s identical for 1 and 2 threads", what[i]);
         ed_tensor_free(one[i]);
         ed_tensor_free(two[i]);
     }
