@@ -1,7 +1,7 @@
 /* The 1x1 few-output-channel conv2d kernel (src/backend/fast/conv_head.c)
  * against the reference kernels (backends off), which test_conv holds to
  * PyTorch: random shapes forward and backward (pixel counts on and off its
- * 64-pixel blocks, 1 to 16 output channels), accumulation into existing
+ * 64-pixel blocks, 1 to 32 output channels), accumulation into existing
  * gradients and the stored input gradient, the configurations it leaves
  * to others, bf16 precision (oneDNN's bf16 products), and results
  * identical for 1 and 2 threads. A call counter shows this kernel ran. */
@@ -83,17 +83,19 @@ static void test_random_shapes(void)
 {
     srand(4242);
     for (int t = 0; t < 30; t++) {
-        cfg c = { .N = rnd(1, 3), .cin = rnd(1, 70), .cout = rnd(1, 16), .H = rnd(1, 20), .W = rnd(1, 20),
+        cfg c = { .N = rnd(1, 3), .cin = rnd(1, 70), .cout = rnd(1, 32), .H = rnd(1, 20), .W = rnd(1, 20),
                   .bias = rnd(0, 3) != 0 };
         compare(&c);
     }
     /* Whole 64-pixel blocks (the vector path), blocks and a tail, output
-     * channels on and off the register block of 4, a run longer than the
-     * weight gradient's 1024 pixels. */
+     * and input channels on and off the register blocks of 4, runs past
+     * the weight gradient's 256 pixels, 21 classes (PASCAL VOC). */
     compare(&(cfg){ .N = 2, .cin = 32, .cout = 4, .H = 8, .W = 16, .bias = true });
     compare(&(cfg){ .N = 1, .cin = 5, .cout = 7, .H = 9, .W = 16, .bias = true });
     compare(&(cfg){ .N = 2, .cin = 3, .cout = 16, .H = 40, .W = 40, .bias = false });
     compare(&(cfg){ .N = 1, .cin = 33, .cout = 1, .H = 16, .W = 12, .bias = true });
+    compare(&(cfg){ .N = 2, .cin = 30, .cout = 21, .H = 17, .W = 23, .bias = true });
+    compare(&(cfg){ .N = 1, .cin = 7, .cout = 32, .H = 32, .W = 16, .bias = false });
 }
 
 static bool head_takes(ed_pass pass, const ed__conv_params *p, ed_tensor *const *t)
@@ -106,7 +108,7 @@ static void test_declines(void)
 {
     ed_tensor *x = check_randn(ED_F32, SHAPE(2, 8, 5, 6), 1), *w = check_randn(ED_F32, SHAPE(4, 8, 1, 1), 2);
     ed_tensor *y = check_randn(ED_F32, SHAPE(2, 4, 5, 6), 3), *w3 = check_randn(ED_F32, SHAPE(4, 8, 3, 3), 4);
-    ed_tensor *w17 = check_randn(ED_F32, SHAPE(17, 8, 1, 1), 5), *y17 = check_randn(ED_F32, SHAPE(2, 17, 5, 6), 6);
+    ed_tensor *w33 = check_randn(ED_F32, SHAPE(33, 8, 1, 1), 5), *y33 = check_randn(ED_F32, SHAPE(2, 33, 5, 6), 6);
     ed_tensor *xd, *wd, *yd;
     ed_tensor_to(x, ED_F64, &xd);
     ed_tensor_to(w, ED_F64, &wd);
@@ -115,7 +117,15 @@ static void test_declines(void)
     CHECK_MSG(head_takes(ED_FORWARD, &p, (ed_tensor *[]){ x, w, NULL, y }), "1x1 to 4 channels is the kernel's");
     CHECK_MSG(head_takes(ED_BACKWARD, &p, (ed_tensor *[]){ x, w, y, NULL, NULL, NULL }), "backward too");
     CHECK_MSG(!head_takes(ED_FORWARD, &p, (ed_tensor *[]){ xd, wd, NULL, yd }), "float64 is declined");
-    CHECK_MSG(!head_takes(ED_FORWARD, &p, (ed_tensor *[]){ x, w17, NULL, y17 }), "17 output channels are declined");
+    CHECK_MSG(!head_takes(ED_FORWARD, &p, (ed_tensor *[]){ x, w33, NULL, y33 }), "33 output channels are declined");
+    ed_tensor *w17 = check_randn(ED_F32, SHAPE(17, 8, 1, 1), 7), *y17 = check_randn(ED_F32, SHAPE(2, 17, 5, 6), 8);
+    CHECK_MSG(head_takes(ED_FORWARD, &p, (ed_tensor *[]){ x, w17, NULL, y17 }), "17 output channels in float32 are the kernel's");
+    CHECK_OK(ed_set_conv_precision(ED_PRECISION_BF16));
+    CHECK_MSG(!head_takes(ED_FORWARD, &p, (ed_tensor *[]){ x, w17, NULL, y17 }), "17 output channels under bf16 are oneDNN's");
+    CHECK_MSG(head_takes(ED_FORWARD, &p, (ed_tensor *[]){ x, w, NULL, y }), "4 output channels under bf16 are the kernel's");
+    CHECK_OK(ed_set_conv_precision(ED_PRECISION_F32));
+    ed_tensor_free(w17);
+    ed_tensor_free(y17);
     CHECK_MSG(!head_takes(ED_FORWARD, &p, (ed_tensor *[]){ x, w3, NULL, y }), "a 3x3 kernel is declined");
     ed__conv_params q = p;
     q.stride[1] = 2;
@@ -129,7 +139,7 @@ static void test_declines(void)
     q = p;
     q.groups = 2;
     CHECK_MSG(!head_takes(ED_FORWARD, &q, (ed_tensor *[]){ x, w, NULL, y }), "groups are declined");
-    ed_tensor *all[] = { x, w, y, w3, w17, y17, xd, wd, yd };
+    ed_tensor *all[] = { x, w, y, w3, w33, y33, xd, wd, yd };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ed_tensor_free(all[i]);
 }
 

@@ -1,13 +1,15 @@
 /* conv2d 1x1 with few output channels: a segmentation or regression head
  * (U-Net's 1x1 convolution to the classes), in NCHW float32 directly.
  *
- *   x (N, Cin, H, W), weight (Cout, Cin, 1, 1), bias (Cout) or NULL, Cout <= 16
+ *   x (N, Cin, H, W), weight (Cout, Cin, 1, 1), bias (Cout) or NULL, Cout <= 32
+ *   (16 under --precision bf16)
  *   y[n, o, p]  = bias[o] + sum_c w[o, c] x[n, c, p]
  *   gx[n, c, p] (+)= sum_o w[o, c] gy[n, o, p]
  *   gw[o, c]   += sum_n,p gy[n, o, p] x[n, c, p];   gb[o] += sum_n,p gy[n, o, p]
  *
- * Each pass is one read of x or one write of gx: two flops per byte or
- * fewer, so it is bound by memory, not by the multiply. oneDNN converts x
+ * Each pass is one read of x or one write of gx: at most 16 flops a byte,
+ * about memory's pace here, not the multiply's (PASCAL VOC's 21 classes
+ * and Cityscapes' 19 fit). oneDNN converts x
  * to its blocked layout and y back for such a call (and runs its bf16
  * kernels at a fraction of their peak on it); here there is no conversion.
  * Under --precision bf16 the products are those of oneDNN's bf16
@@ -16,9 +18,9 @@
  * oneDNN, and this kernel agree).
  *
  * Threads: forward and input-gradient items are (image, run of PB pixels),
- * disjoint outputs. The weight gradient splits the input channels; each
- * (o, c) sums float lanes over runs of PB pixels of one image and those in
- * double, in pixel order: the same bits for any thread count.
+ * disjoint outputs. The weight gradient's items are (image, run of WRUN
+ * pixels): every (o, c) sum over the run in float lanes, the items' sums
+ * then added in double in item order: the same bits for any thread count.
  *
  * Registration: src/backend/registry.c calls ed__conv_head_register()
  * after oneDNN's registration (the newest registered kernel is tried
@@ -36,9 +38,13 @@
 #include <immintrin.h>
 #endif
 
-#define MAX_COUT 16
+#define MAX_COUT 32
+#define MAX_COUT_BF16 16
 #define OB 4            /* output channels a register block */
 #define PB 64           /* pixels an item (4 vectors of 16) */
+#define WB 4            /* output channels x */
+#define WC 4            /* input channels: the weight gradient's register block */
+#define WRUN 256        /* pixels a weight-gradient item: its x and gy stay in L1 */
 #define PAR_MIN (INT64_C(1) << 16)   /* elements below which a fork costs more than it saves */
 
 static int64_t n_calls[2];
@@ -46,6 +52,15 @@ static int64_t n_calls[2];
 int64_t ed__conv_head_calls(int pass) { return __atomic_load_n(&n_calls[pass ? 1 : 0], __ATOMIC_RELAXED); }
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static inline int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 /* An input of the products: as is, or (bf) rounded to bfloat16. */
 static inline float in_s(float v, bool bf) { return bf ? ed__bf16_f(ed__bf16_rne(v)) : v; }
@@ -56,6 +71,16 @@ static inline __m512 in_v(const float *p, bool bf)
     return bf ? ed__round_bf16x16(v) : v;
 }
 #endif
+
+/* d[0..n) = s[0..n) rounded to bfloat16. */
+static void round_row(const float *s, int64_t n, float *d)
+{
+    int64_t q = 0;
+#if defined(__AVX512F__)
+    for (; q + 16 <= n; q += 16) _mm512_storeu_ps(d + q, in_v(s + q, true));
+#endif
+    for (; q < n; q++) d[q] = in_s(s[q], true);
+}
 
 /* The weight as the products take it: w itself, or its bfloat16 values in
  * buf. */
@@ -78,7 +103,11 @@ static bool supports_common(const ed__conv_params *p, const ed_tensor *x, const 
     for (int d = 0; d < 2; d++)
         if (p->stride[d] != 1 || p->pad_lo[d] || p->pad_hi[d] || p->dilation[d] != 1 || w->shape[2 + d] != 1)
             return false;
-    return w->shape[0] >= 1 && w->shape[0] <= MAX_COUT && x->shape[1] == w->shape[1] && x->shape[1] > 0 &&
+    /* Under bf16 up to 16 outputs: past that oneDNN's AMX kernels were as
+     * fast (8x32x128x128 to 21 classes: 7-10 ms forward + backward either
+     * way; to 32: 9-14 vs 14 ms here). */
+    const int64_t most = ed_get_conv_precision() == ED_PRECISION_BF16 ? MAX_COUT_BF16 : MAX_COUT;
+    return w->shape[0] >= 1 && w->shape[0] <= most && x->shape[1] == w->shape[1] && x->shape[1] > 0 &&
            x->shape[0] > 0 && x->shape[2] * x->shape[3] > 0;
 }
 
@@ -191,29 +220,48 @@ static void bwd_data_block(const float *gyn, const float *w, int64_t Cin, int64_
     }
 }
 
-/* gw[:, c] partial over one image's pixels p0..p0+pn: part[o] (double) +=
- * the float sum of gy[o, p] x[c, p] over the run. */
-static void wgrad_run(const float *gyn, const float *xc, int64_t Cout, int64_t HW, int64_t p0, int64_t pn, bool bf,
-                      double *part)
+/* The weight gradient's share of one image's pixels p0..p0+pn (gyn, xn
+ * that image's gy and x): part[o * Cin + c] = the sum over those pixels of
+ * gy[o, p] x[c, p], in float lanes (registers: 4 input x 4 output
+ * channels, x and gy of the run staying in L1), then in double. */
+static void wgrad_item(const float *gyn, const float *xn, int64_t Cin, int64_t Cout, int64_t HW, int64_t p0, int64_t pn,
+                       bool bf, double *part)
 {
     int64_t q = 0;
 #if defined(__AVX512F__)
-    __m512 acc[MAX_COUT];
-    for (int64_t o = 0; o < Cout; o++) acc[o] = _mm512_setzero_ps();
-    for (; q + 16 <= pn; q += 16) {
-        const __m512 xv = in_v(xc + p0 + q, bf);
-        for (int64_t o = 0; o < Cout; o++) acc[o] = _mm512_fmadd_ps(in_v(gyn + o * HW + p0 + q, bf), xv, acc[o]);
+    const int64_t qv = pn / 16 * 16;
+    for (int64_t c0 = 0; c0 < Cin; c0 += WC) {
+        const int64_t cb = min64(WC, Cin - c0);
+        for (int64_t o0 = 0; o0 < Cout; o0 += WB) {
+            const int64_t ob = min64(WB, Cout - o0);
+            __m512 acc[WC][WB];
+            for (int i = 0; i < WC; i++)
+                for (int o = 0; o < WB; o++) acc[i][o] = _mm512_setzero_ps();
+            for (int64_t r = 0; r < qv; r += 16) {
+                __m512 g[WB];
+                for (int o = 0; o < WB; o++)
+                    g[o] = o < ob ? in_v(gyn + (o0 + o) * HW + p0 + r, bf) : _mm512_setzero_ps();
+                for (int i = 0; i < WC; i++) {
+                    if (i >= cb) break;
+                    const __m512 xv = in_v(xn + (c0 + i) * HW + p0 + r, bf);
+                    for (int o = 0; o < WB; o++) acc[i][o] = _mm512_fmadd_ps(g[o], xv, acc[i][o]);
+                }
+            }
+            for (int i = 0; i < cb; i++)
+                for (int o = 0; o < ob; o++) part[(o0 + o) * Cin + c0 + i] = (double)_mm512_reduce_add_ps(acc[i][o]);
+        }
     }
-    for (int64_t o = 0; o < Cout; o++) part[o] += (double)_mm512_reduce_add_ps(acc[o]);
+    q = qv;
+#else
+    for (int64_t k = 0; k < Cin * Cout; k++) part[k] = 0;
 #endif
-    for (int64_t o = 0; o < Cout && q < pn; o++) {
-        float s = 0;
-        for (int64_t r = q; r < pn; r++) s = fmaf(in_s(gyn[o * HW + p0 + r], bf), in_s(xc[p0 + r], bf), s);
-        part[o] += (double)s;
-    }
+    for (int64_t o = 0; o < Cout && q < pn; o++)
+        for (int64_t c = 0; c < Cin; c++) {
+            float s = 0;
+            for (int64_t r = q; r < pn; r++) s = fmaf(in_s(gyn[o * HW + p0 + r], bf), in_s(xn[c * HW + p0 + r], bf), s);
+            part[o * Cin + c] += (double)s;
+        }
 }
-
-#define WRUN 1024   /* pixels a float run of the weight gradient */
 
 static ed_status bwd_run(const void *params, ed_tensor *const *t)
 {
@@ -239,15 +287,37 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
     }
     ed__scratch_free(wbuf);
     if (gw) {
-        float *gwd = ed__f32(gw);
+        /* Items (image, run of WRUN pixels), each one's partial sums kept
+         * and added up in item order: the same bits for any thread count. */
+        const int64_t nr = (HW + WRUN - 1) / WRUN, items = N * nr, K = Cin * Cout;
+        /* Under bf16 each item's x and gy are rounded once into a thread's
+         * buffer (the register blocks read each value several times). */
+        const int nt = ed_get_num_threads();
+        const int64_t rb = bf ? (Cin + Cout) * WRUN : 0;
+        double *part = ed__scratch(sizeof(double) * (size_t)(items * K) + sizeof(float) * (size_t)(nt * rb));
+        if (!part) return ed__err(ED_E_NOMEM, "conv2d backward: out of memory for the weight gradient's sums");
+        float *rbuf = (float *)(part + items * K);
         ED_PARALLEL_FOR_IF(N * Cin * HW > PAR_MIN)
-        for (int64_t c = 0; c < Cin; c++) {
-            double part[MAX_COUT] = { 0 };
-            for (int64_t n = 0; n < N; n++)
-                for (int64_t p0 = 0; p0 < HW; p0 += WRUN)
-                    wgrad_run(gyd + n * Cout * HW, xd + (n * Cin + c) * HW, Cout, HW, p0, min64(WRUN, HW - p0), bf, part);
-            for (int64_t o = 0; o < Cout; o++) gwd[o * Cin + c] += (float)part[o];
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t n = it / nr, p0 = it % nr * WRUN, pn = min64(WRUN, HW - p0);
+            const float *gyn = gyd + n * Cout * HW, *xn = xd + n * Cin * HW;
+            if (!bf) {
+                wgrad_item(gyn, xn, Cin, Cout, HW, p0, pn, false, part + it * K);
+                continue;
+            }
+            float *xr = rbuf + thread_id() * rb, *gr = xr + Cin * WRUN;
+            for (int64_t c = 0; c < Cin; c++) round_row(xn + c * HW + p0, pn, xr + c * WRUN);
+            for (int64_t o = 0; o < Cout; o++) round_row(gyn + o * HW + p0, pn, gr + o * WRUN);
+            wgrad_item(gr, xr, Cin, Cout, WRUN, 0, pn, false, part + it * K);
         }
+        float *gwd = ed__f32(gw);
+        ED_PARALLEL_FOR_IF(K * items > PAR_MIN)
+        for (int64_t k = 0; k < K; k++) {
+            double sum = 0;
+            for (int64_t it = 0; it < items; it++) sum += part[it * K + k];
+            gwd[k] += (float)sum;
+        }
+        ed__scratch_free(part);
     }
     if (gb) ed__conv_bias_grad(ED_F32, N, Cout, HW, gy->data, gb->data);
     return ED_OK;
