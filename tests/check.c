@@ -111,6 +111,25 @@ void check_identical(const char *name, ed_tensor *const *a, ed_tensor *const *b,
     }
 }
 
+void check_threads_identical(check_run_fn run, const void *ctx, const char *const *what, int n, const char *file,
+                             int line)
+{
+    enum { MAX_OUT = 16 };
+    ed_tensor *one[MAX_OUT] = { 0 }, *two[MAX_OUT] = { 0 };
+    if (n > MAX_OUT) n = MAX_OUT;
+    const int saved = ed_get_num_threads();
+    ed_set_num_threads(1);
+    check_report(run(ctx, one) == ED_OK, file, line, "run with 1 thread: %s", ed_last_error());
+    ed_set_num_threads(2);
+    check_report(run(ctx, two) == ED_OK, file, line, "run with 2 threads: %s", ed_last_error());
+    ed_set_num_threads(saved);
+    check_identical("1 and 2 threads", one, two, what, n, file, line);
+    for (int i = 0; i < n; i++) {
+        ed_tensor_free(one[i]);
+        ed_tensor_free(two[i]);
+    }
+}
+
 int check_close(const char *name, const ed_tensor *a, const ed_tensor *e, double rtol, const char *file, int line)
 {
     /* Relative error with a floor of 1e-3 of the reference's largest value:

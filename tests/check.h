@@ -45,6 +45,13 @@ void check_outputs(const char *name, ed_tensor *const *got, ed_tensor *const *wa
 #define CHECK_IDENTICAL(name, a, b, what, n) check_identical((name), (a), (b), (what), (n), __FILE__, __LINE__)
 void check_identical(const char *name, ed_tensor *const *a, ed_tensor *const *b, const char *const *what, int n,
                      const char *file, int line);
+/* run (ctx, out[0..n)) once with 1 thread and once with 2: every output
+ * must be bit-identical (a kernel whose sums do not depend on the thread
+ * count); the outputs are freed. */
+typedef ed_status (*check_run_fn)(const void *ctx, ed_tensor **out);
+#define CHECK_THREADS_IDENTICAL(run, ctx, what, n) check_threads_identical((run), (ctx), (what), (n), __FILE__, __LINE__)
+void check_threads_identical(check_run_fn run, const void *ctx, const char *const *what, int n, const char *file,
+                             int line);
 /* check_max_rel_err with the largest |expected| (at least 1e-12) as floor. */
 double check_err_of_scale(const ed_tensor *actual, const ed_tensor *expected);
 

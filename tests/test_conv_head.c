@@ -231,22 +231,13 @@ static void test_bf16(void)
     }
 }
 
+static ed_status run_backend(const void *c, ed_tensor **out) { return run(c, true, out); }
+
 /* Large enough to fork; every output must be bit-identical. */
 static void test_threads(void)
 {
     cfg c = { .N = 3, .cin = 70, .cout = 5, .H = 33, .W = 31, .bias = true };
-    ed_tensor *one[4] = { 0 }, *two[4] = { 0 };
-    int saved = ed_get_num_threads();
-    ed_set_num_threads(1);
-    CHECK_OK(run(&c, true, one));
-    ed_set_num_threads(2);
-    CHECK_OK(run(&c, true, two));
-    ed_set_num_threads(saved);
-    CHECK_IDENTICAL("1 and 2 threads", one, two, what, 4);
-    for (int i = 0; i < 4; i++) {
-        ed_tensor_free(one[i]);
-        ed_tensor_free(two[i]);
-    }
+    CHECK_THREADS_IDENTICAL(run_backend, &c, what, 4);
 }
 
 int main(void)
