@@ -9,9 +9,9 @@
  *
  * Each pass is one read of x or one write of gx: at most 16 flops a byte,
  * about memory's pace here, not the multiply's (PASCAL VOC's 21 classes
- * and Cityscapes' 19 fit). oneDNN converts x
- * to its blocked layout and y back for such a call (and runs its bf16
- * kernels at a fraction of their peak on it); here there is no conversion.
+ * and Cityscapes' 19 fit). oneDNN converts x to its blocked layout and y
+ * back for such a call (and runs its bf16 kernels at a fraction of their
+ * peak on it); here there is no conversion.
  * Under --precision bf16 the products are those of oneDNN's bf16
  * convolutions: x, the weight and gy rounded to bfloat16, the sums in
  * float32 (so the inference graph, which keeps this convolution in
@@ -40,10 +40,10 @@
 
 #define MAX_COUT 32
 #define MAX_COUT_BF16 16
-#define OB 4            /* output channels a register block */
+#define OB 4            /* output channels a register block (forward, input gradient) */
 #define PB 64           /* pixels an item (4 vectors of 16) */
-#define WB 4            /* output channels x */
-#define WC 4            /* input channels: the weight gradient's register block */
+#define WB 4            /* the weight gradient's register block: WB output x WC input channels */
+#define WC 4
 #define WRUN 256        /* pixels a weight-gradient item: its x and gy stay in L1 */
 #define PAR_MIN (INT64_C(1) << 16)   /* elements below which a fork costs more than it saves */
 
