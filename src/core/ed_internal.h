@@ -227,6 +227,16 @@ ed_status ed__conv2d_scaled(const ed_tensor *x, const ed_tensor *w, const ed_ten
 #define ED_PARALLEL_FOR
 #define ED_PARALLEL_FOR_IF(cond)
 #endif
+/* The calling thread's number within the current parallel region (0
+ * outside one): an index into per-thread scratch. */
+static inline int ed__thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 /* Global RNG stream used by dropout: returns the counter to start at and
  * advances it by n draws. */

@@ -35,15 +35,6 @@ static inline int64_t conv_max(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t conv_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t conv_round_up(int64_t a, int64_t b) { return conv_cdiv(a, b) * b; }
 
-static inline int conv_tid(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 /* The t in [*lo, *hi) within [0, len) for which iw0 + t*sw lies in [0, W). */
 static inline void conv_range(int64_t iw0, int64_t sw, int64_t W, int64_t len, int64_t *lo, int64_t *hi)
 {
@@ -297,7 +288,7 @@ static ed_status K(conv_fwd)(const ed__conv_geom *g, const T *img, const T *A, T
         conv_seg segs[CONV_NC];
         const int64_t ng = it / (nchunks * nmb), p0 = (it / nmb % nchunks) * nc, pn = conv_min(nc, P - p0), gi = ng % G;
         const int64_t m0 = it % nmb * mb, mn = conv_min(mb, M - m0);
-        T *bp = Bp + conv_tid() * Kd * nc;
+        T *bp = Bp + ed__thread_id() * Kd * nc;
         int64_t ns = conv_segments(g, p0, pn, segs);
         K(conv_im2col)(g, img + ng * plane, segs, ns, pn, bp);
         K(conv_gemm)(mn, pn, Kd, Ap + (gi * mpan + m0) * Kd, bp, pos + (ng * M + m0) * P + p0, P, 1);
@@ -336,7 +327,7 @@ static ed_status K(conv_bwd_data)(const ed__conv_geom *g, const T *A, const T *p
     for (int64_t it = 0; it < items; it++) {
         conv_seg segs[CONV_NC];
         const int64_t ng = it / nb, b = it % nb, gi = ng % G, c0 = b * cb, cn = conv_min(cb, C - c0);
-        T *bp = work + conv_tid() * per_thread, *gcol = bp + M * nc;
+        T *bp = work + ed__thread_id() * per_thread, *gcol = bp + M * nc;
         for (int64_t p0 = 0; p0 < P; p0 += nc) {
             const int64_t pn = conv_min(nc, P - p0);
             K(conv_pack_b)(M, pn, pos + ng * M * P + p0, P, bp);
@@ -375,7 +366,7 @@ static ed_status K(conv_bwd_weight)(const ed__conv_geom *g, const T *img, const 
         conv_seg segs[CONV_NC];
         const int64_t gi = it / (nkb * nmb), k0 = (it / nmb % nkb) * kb, kn = conv_min(kb, Kd - k0);
         const int64_t m0 = it % nmb * mb, mn = conv_min(mb, M - m0);
-        T *ap = work + conv_tid() * per_thread, *bp = ap + mb * nc;
+        T *ap = work + ed__thread_id() * per_thread, *bp = ap + mb * nc;
         for (int64_t n = 0; n < N; n++) {
             const int64_t ng = n * G + gi;
             for (int64_t p0 = 0; p0 < P; p0 += nc) {

@@ -53,15 +53,6 @@ int64_t ed__conv_head_calls(int pass) { return __atomic_load_n(&n_calls[pass ? 1
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-static inline int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 /* An input of the products: as is, or (bf) rounded to bfloat16. */
 static inline float in_s(float v, bool bf) { return bf ? ed__bf16_f(ed__bf16_rne(v)) : v; }
 #if defined(__AVX512F__)
@@ -305,7 +296,7 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
                 wgrad_item(gyn, xn, Cin, Cout, HW, p0, pn, false, part + it * K);
                 continue;
             }
-            float *xr = rbuf + thread_id() * rb, *gr = xr + Cin * WRUN;
+            float *xr = rbuf + ed__thread_id() * rb, *gr = xr + Cin * WRUN;
             for (int64_t c = 0; c < Cin; c++) round_row(xn + c * HW + p0, pn, xr + c * WRUN);
             for (int64_t o = 0; o < Cout; o++) round_row(gyn + o * HW + p0, pn, gr + o * WRUN);
             wgrad_item(gr, xr, Cin, Cout, WRUN, 0, pn, false, part + it * K);

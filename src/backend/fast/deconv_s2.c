@@ -78,15 +78,6 @@ int64_t ed__deconv_s2_calls(int pass) { return __atomic_load_n(&n_calls[pass ? 1
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-static inline int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 /* C[0:mv, 0:nv] (+)= Ap (kc x MR) . Bp (kc x NR). */
 ED_MICRO_ATTR static void micro(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c, int64_t ldc, int add,
                   int64_t mv, int64_t nv)
@@ -492,7 +483,7 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
     const int64_t nch = cdiv(g.HW, PC), items = g.N * nch;
     ED_PARALLEL_FOR_IF(g.N * g.HW * g.Cin * g.M > PAR_MIN_MACS)
     for (int64_t it = 0; it < items; it++) {
-        float *Bp = Ap + a_sz + thread_id() * t_sz, *Z = Bp + g.Cin * PC;
+        float *Bp = Ap + a_sz + ed__thread_id() * t_sz, *Z = Bp + g.Cin * PC;
         int64_t *off = (int64_t *)(Z + g.M * PC);
         const int64_t n = it / nch, p0 = (it % nch) * PC, pn = min64(PC, g.HW - p0);
         pack_b(g.Cin, pn, xd + n * g.Cin * g.HW + p0, g.HW, Bp);
@@ -542,7 +533,7 @@ static ed_status bwd_data(const geom *g, const float *wd, const float *gyd, cons
 #endif
     ED_PARALLEL_FOR_IF(g->N * g->HW * g->Cin * g->M > PAR_MIN_MACS)
     for (int64_t it = 0; it < items; it++) {
-        const int tid = thread_id();
+        const int tid = ed__thread_id();
         float *Bp = Ap + a_sz + tid * t_sz;
         int64_t *off = offs + tid * PC;
         const int64_t n = it / nch, p0 = (it % nch) * PC, pn = min64(PC, g->HW - p0);
@@ -588,7 +579,7 @@ static ed_status bwd_weight(const geom *g, const float *xd, const float *gyd, co
     const int64_t rb = cdiv(g->Cin, tm), cb = cdiv(g->M, tn), items = rb * cb;
     ED_PARALLEL_FOR_IF(P * g->Cin * g->M > PAR_MIN_MACS)
     for (int64_t it = 0; it < items; it++) {
-        const int tid = thread_id();
+        const int tid = ed__thread_id();
         float *Ap = buf + tid * t_sz, *Bp = Ap + WG_M * KC;
         int64_t *off = offs + tid * KC;
         const int64_t r0 = (it / cb) * tm, mr = min64(tm, g->Cin - r0);
