@@ -97,6 +97,9 @@ static void test_random_shapes(void)
      * single pixels), pixel chunks across images, and 8-channel panels. */
     compare(&(cfg){ .N = 3, .cin = 24, .cout = 16, .H = 11, .W = 13, .kh = 2, .kw = 2, .bias = true });
     compare(&(cfg){ .N = 2, .cin = 40, .cout = 8, .H = 9, .W = 8, .kh = 2, .kw = 2, .bias = false });
+    /* The one-pass backward with more items than groups (several per
+     * group), short last runs of an image, and rows not a multiple of 8. */
+    compare(&(cfg){ .N = 4, .cin = 32, .cout = 24, .H = 40, .W = 37, .kh = 2, .kw = 2, .bias = true });
 }
 
 static ed__conv_params params_s(int sh, int sw)
@@ -163,10 +166,11 @@ static void test_declines(void)
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ed_tensor_free(all[i]);
 }
 
-/* The kernel adds into gradients that already hold values. */
-static void test_accumulates(void)
+/* The kernel adds into gradients that already hold values: all three at
+ * once, the bias's alone, and (c2) gx or gweight alone. */
+static void check_accumulates(const cfg *cp)
 {
-    cfg c = { .N = 2, .cin = 37, .cout = 19, .H = 9, .W = 7, .kh = 2, .kw = 3, .bias = true };
+    const cfg c = *cp;
     ed_tensor *ref[4] = { 0 };
     CHECK_OK(run(&c, false, ref));
     if (!ref[0]) return;
@@ -192,6 +196,15 @@ static void test_accumulates(void)
         /* Only the bias gradient wanted. */
         CHECK_OK(k->run(&p, (ed_tensor *[]){ x, w, gy, NULL, NULL, gb2 }));
         CHECK_MSG(check_err_of_scale(gb2, want[2]) <= 1e-4, "bias-only gradient accumulates");
+        /* One of gx, gweight (the 2x2 kernel's two gradients are otherwise
+         * made together, from one pass over gy). */
+        for (int i = 0; i < 2; i++) {
+            ed_tensor *one = NULL;
+            ed_tensor_clone(pre[i], &one);
+            CHECK_OK(k->run(&p, (ed_tensor *[]){ x, w, gy, i == 0 ? one : NULL, i == 1 ? one : NULL, NULL }));
+            CHECK_MSG(check_err_of_scale(one, want[i]) <= 1e-4, "%s alone accumulates", what[1 + i]);
+            ed_tensor_free(one);
+        }
     }
     ed_tensor *all[] = { x, w, gy, gb2, ref[0], ref[1], ref[2], ref[3] };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ed_tensor_free(all[i]);
@@ -202,13 +215,25 @@ static void test_accumulates(void)
     }
 }
 
+static void test_accumulates(void)
+{
+    check_accumulates(&(cfg){ .N = 2, .cin = 37, .cout = 19, .H = 9, .W = 7, .kh = 2, .kw = 3, .bias = true });
+    /* The 2x2 kernel with whole register panels (Cin % 8, Cout % 8): both
+     * gradients in one pass. */
+    check_accumulates(&(cfg){ .N = 3, .cin = 24, .cout = 16, .H = 11, .W = 13, .kh = 2, .kw = 2, .bias = true });
+}
+
 static ed_status run_backend(const void *c, ed_tensor **out) { return run(c, true, out); }
 
-/* Large enough to fork; every output must be bit-identical. */
+/* Large enough to fork; every output must be bit-identical: odd channel
+ * counts, and whole panels (the one-pass backward, with more items than
+ * it has groups). */
 static void test_threads(void)
 {
     cfg c = { .N = 3, .cin = 70, .cout = 45, .H = 17, .W = 15, .kh = 2, .kw = 2, .bias = true };
     CHECK_THREADS_IDENTICAL(run_backend, &c, what, 4);
+    cfg d = { .N = 5, .cin = 72, .cout = 40, .H = 23, .W = 21, .kh = 2, .kw = 2, .bias = true };
+    CHECK_THREADS_IDENTICAL(run_backend, &d, what, 4);
 }
 
 int main(void)

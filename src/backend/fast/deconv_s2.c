@@ -608,6 +608,75 @@ static ed_status bwd_weight(const geom *g, const float *xd, const float *gyd, co
     return ED_OK;
 }
 
+#if defined(__AVX512F__) && MR == 8
+#define WG_GROUPS 8   /* fixed, so the sums' order does not depend on the thread count */
+
+/* The fused path below: a 2x2 kernel, channel counts that fill whole
+ * register panels, and partial weight gradients of at most 8 MiB. */
+static bool fused_ok(const geom *g)
+{
+    return g->kh == 2 && g->kw == 2 && g->Cin % MR == 0 && g->M % NR == 0 &&
+           (int64_t)WG_GROUPS * g->Cin * g->M <= (INT64_C(1) << 21);
+}
+
+/* Both gradients of the 2x2 up-sampler (and the bias's, gb) from one pass
+ * over gy and x: each item (image, run of PC pixels) gathers its block of gy
+ * while it is in cache into G (for gx = Wm . G, as bwd_data) and G^T (for
+ * X . G^T), instead of bwd_data and bwd_weight each reading all of gy, and
+ * bwd_weight's tiles reading x once each. The items are cut into WG_GROUPS
+ * runs; a run's weight-gradient products are summed in item order into
+ * its own partial, and the partials are added to gw in run order after the
+ * loop, so the result does not depend on the thread count either. */
+static ed_status bwd_fused(const geom *g, const float *xd, const float *wd, const float *gyd, float *gxd, int add_gx,
+                           float *gwd, float *gb)
+{
+    const int nt = ed_get_num_threads();
+    const int64_t nch = cdiv(g->HW, PC), items = g->N * nch, ng = min64(WG_GROUPS, items);
+    const int64_t a_sz = g->Cin * g->M, wgm = g->Cin * g->M;
+    const int64_t t_sz = g->M * PC + PC * g->M + g->Cin * PC + 16 * g->Cout;   /* G, G^T, X panels, bias lanes */
+    const int64_t b_sz = gb ? items * g->Cout : 0;
+    float *Ap = ed__scratch((size_t)(a_sz + nt * t_sz + ng * wgm) * sizeof(float) + (size_t)b_sz * sizeof(double));
+    if (!Ap) return ed__err(ED_E_NOMEM, "conv_transpose2d backward: out of memory for the gradient buffers");
+    pack_a(g->Cin, g->M, wd, g->M, 1, Ap);   /* Wm as is */
+    float *part = Ap + a_sz + nt * t_sz;
+    double *bpart = gb ? (double *)(part + ng * wgm) : NULL;
+    ED_PARALLEL_FOR_IF(g->N * g->HW * g->Cin * g->M > PAR_MIN_MACS)
+    for (int64_t gr = 0; gr < ng; gr++) {
+        const int tid = ed__thread_id();
+        float *Bg = Ap + a_sz + tid * t_sz, *Bt = Bg + g->M * PC, *Ax = Bt + PC * g->M, *lanes = Ax + g->Cin * PC;
+        float *pw = part + gr * wgm;
+        const int64_t i0 = gr * items / ng, i1 = (gr + 1) * items / ng;
+        for (int64_t it = i0; it < i1; it++) {
+            const int64_t n = it / nch, p0 = (it % nch) * PC, pn = min64(PC, g->HW - p0), P0 = n * g->HW + p0;
+            if (gb) memset(lanes, 0, sizeof(float) * 16 * (size_t)g->Cout);
+            gather_g_kw2(g, gyd + n * g->Cout * g->Ho * g->Wo, p0, pn, Bg, gb ? lanes : NULL);
+            for (int64_t o = 0; gb && o < g->Cout; o++) {
+                double sum = 0;
+                for (int q = 0; q < 16; q++) sum += lanes[16 * o + q];
+                bpart[it * g->Cout + o] = sum;
+            }
+            gemm(g->Cin, pn, g->M, Ap, Bg, gxd + n * g->Cin * g->HW + p0, g->HW, add_gx);
+            pack_x8(g, xd, 0, g->Cin, P0, pn, Ax);
+            gather_gt_k22(g, gyd, P0, pn, 0, g->M, Bt);
+            gemm(g->Cin, g->M, pn, Ax, Bt, pw, g->M, it > i0);
+        }
+    }
+    ED_PARALLEL_FOR_IF(ng * wgm > 65536)
+    for (int64_t e = 0; e < wgm; e++) {
+        float s = gwd[e];
+        for (int64_t gr = 0; gr < ng; gr++) s += part[gr * wgm + e];
+        gwd[e] = s;
+    }
+    for (int64_t o = 0; bpart && o < g->Cout; o++) {
+        double s = 0;
+        for (int64_t it = 0; it < items; it++) s += bpart[it * g->Cout + o];
+        gb[o] += (float)s;
+    }
+    ed__scratch_free(Ap);
+    return ED_OK;
+}
+#endif
+
 static ed_status bwd_run(const void *params, ed_tensor *const *t)
 {
     (void)params;
@@ -625,8 +694,15 @@ static ed_status bwd_run(const void *params, ed_tensor *const *t)
 #else
         float *gbd = NULL;
 #endif
-        if (gx) st = bwd_data(&g, ed__cf32(wt), ed__cf32(gy), moff, ed__f32(gx), !((const ed__conv_params *)params)->gx_overwrite,
-                              gbd);
+        const int add_gx = !((const ed__conv_params *)params)->gx_overwrite;
+#if defined(__AVX512F__) && MR == 8
+        if (gx && gw && fused_ok(&g)) {
+            st = bwd_fused(&g, ed__cf32(x), ed__cf32(wt), ed__cf32(gy), ed__f32(gx), add_gx, ed__f32(gw), gbd);
+            gx = gw = NULL;   /* done */
+            if (gbd) gb = NULL;
+        }
+#endif
+        if (gx) st = bwd_data(&g, ed__cf32(wt), ed__cf32(gy), moff, ed__f32(gx), add_gx, gbd);
         if (gx && gbd) gb = NULL;   /* done */
         if (gw && st == ED_OK) st = bwd_weight(&g, ed__cf32(x), ed__cf32(gy), moff, ed__f32(gw));
         ed__scratch_free(moff);
