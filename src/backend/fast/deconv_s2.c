@@ -85,6 +85,12 @@ ED_MICRO_ATTR static void micro(int64_t kc, const float *restrict a, const float
     float acc[MR][NR];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NR; j++) acc[i][j] = 0;
+    /* The tile of C that is added to arrives while the products are summed
+     * (an input gradient that accumulates comes from DRAM: its rows lie an
+     * image plane apart). */
+    if (add)
+        for (int64_t i = 0; i < mv; i++)
+            for (int64_t j = 0; j < nv; j += 16) __builtin_prefetch(c + i * ldc + j, 1, 3);
     for (int64_t k = 0; k < kc; k++) {
         const float *bk = b + k * NR;
         for (int i = 0; i < MR; i++) {
@@ -107,17 +113,34 @@ ED_MICRO_ATTR static void micro(int64_t kc, const float *restrict a, const float
     }
 }
 
+/* What the next work item will read from memory: rows of row_bytes,
+ * stride bytes apart (rows = 0: nothing). */
+typedef struct {
+    const char *base;
+    int64_t rows, stride, row_bytes;
+} pf_block;
+
 /* C (m x n, row stride ldc) (+)= A . B, A packed as ceil(m/MR) panels of
- * kdim x MR, B as ceil(n/NR) panels of kdim x NR; add = 0 overwrites. */
-static void gemm(int64_t m, int64_t n, int64_t kdim, const float *Ap, const float *Bp, float *C, int64_t ldc, int add)
+ * kdim x MR, B as ceil(n/NR) panels of kdim x NR; add = 0 overwrites.
+ * pf (or NULL) is fetched into L2 a few lines before each tile, spread
+ * over all of them, so the next item's reads from DRAM overlap these
+ * products instead of stalling its packing. */
+static void gemm(int64_t m, int64_t n, int64_t kdim, const float *Ap, const float *Bp, float *C, int64_t ldc, int add,
+                 const pf_block *pf)
 {
+    const int64_t row_lines = pf && pf->rows > 0 ? cdiv(pf->row_bytes, 64) + 1 : 0, lines = pf ? pf->rows * row_lines : 0;
+    const int64_t per = cdiv(lines, cdiv(kdim, KC) * cdiv(n, NR) * cdiv(m, MR));
+    int64_t done = 0;
     for (int64_t pc = 0; pc < kdim; pc += KC) {
         int64_t kc = min64(KC, kdim - pc);
         int a = add || pc > 0;
         for (int64_t j = 0; j < n; j += NR)
-            for (int64_t i = 0; i < m; i += MR)
+            for (int64_t i = 0; i < m; i += MR) {
+                for (int64_t q = 0; q < per && done < lines; q++, done++)
+                    __builtin_prefetch(pf->base + done / row_lines * pf->stride + done % row_lines * 64, 0, 2);
                 micro(kc, Ap + i * kdim + pc * MR, Bp + j * kdim + pc * NR, C + i * ldc + j, ldc, a, min64(MR, m - i),
                       min64(NR, n - j));
+            }
     }
 }
 
@@ -162,6 +185,26 @@ static geom geom_of(const ed_tensor *x, const ed_tensor *w)
     g.Ho = g.H * g.kh;
     g.Wo = g.W * g.kw;
     return g;
+}
+
+/* The block of x (N, Cin, H, W) that item it (image, run of PC pixels)
+ * reads; nothing past the last item. */
+static pf_block x_block(const geom *g, const float *xd, int64_t it, int64_t items)
+{
+    if (it >= items) return (pf_block){ 0 };
+    const int64_t nch = cdiv(g->HW, PC), n = it / nch, p0 = (it % nch) * PC;
+    return (pf_block){ (const char *)(xd + n * g->Cin * g->HW + p0), g->Cin, g->HW * 4, min64(PC, g->HW - p0) * 4 };
+}
+
+/* The block of gy (N, Cout, Ho, Wo) that item it reads: the output rows
+ * of its pixels' input rows, in every channel. */
+static pf_block gy_block(const geom *g, const float *gyd, int64_t it, int64_t items)
+{
+    if (it >= items) return (pf_block){ 0 };
+    const int64_t nch = cdiv(g->HW, PC), n = it / nch, p0 = (it % nch) * PC, pn = min64(PC, g->HW - p0);
+    const int64_t h0 = p0 / g->W, h1 = (p0 + pn - 1) / g->W;
+    return (pf_block){ (const char *)(gyd + n * g->Cout * g->Ho * g->Wo + h0 * g->kh * g->Wo), g->Cout,
+                       g->Ho * g->Wo * 4, (h1 - h0 + 1) * g->kh * g->Wo * 4 };
 }
 
 /* off[q]: where pixel p0+q's output block starts within one output plane
@@ -487,7 +530,8 @@ static ed_status fwd_run(const void *params, ed_tensor *const *t)
         int64_t *off = (int64_t *)(Z + g.M * PC);
         const int64_t n = it / nch, p0 = (it % nch) * PC, pn = min64(PC, g.HW - p0);
         pack_b(g.Cin, pn, xd + n * g.Cin * g.HW + p0, g.HW, Bp);
-        gemm(g.M, pn, g.Cin, Ap, Bp, Z, PC, 0);
+        const pf_block pf = x_block(&g, xd, it + 1, items);
+        gemm(g.M, pn, g.Cin, Ap, Bp, Z, PC, 0, &pf);
         float *yn = yd + n * g.Cout * g.Ho * g.Wo;
 #if defined(__AVX512F__)
         if (g.kw == 2) {   /* the 2x up-sampler: interleave row pairs of Z, 16 pixels at a time */
@@ -553,7 +597,8 @@ static ed_status bwd_data(const geom *g, const float *wd, const float *gyd, cons
             pixel_offsets(g, p0, pn, off);
             gather_g(g, gyd + n * g->Cout * g->Ho * g->Wo, moff, off, pn, Bp);
         }
-        gemm(g->Cin, pn, g->M, Ap, Bp, gxd + n * g->Cin * g->HW + p0, g->HW, add);
+        const pf_block pf = gy_block(g, gyd, it + 1, items);
+        gemm(g->Cin, pn, g->M, Ap, Bp, gxd + n * g->Cin * g->HW + p0, g->HW, add, &pf);
     }
     for (int64_t o = 0; bpart && o < g->Cout; o++) {
         double s = 0;
@@ -601,7 +646,7 @@ static ed_status bwd_weight(const geom *g, const float *xd, const float *gyd, co
                 pixel_offsets(g, p0, kc, off);
                 gather_gt(gyd, moff, off, kc, c0, nc, Bp);
             }
-            gemm(mr, nc, kc, Ap, Bp, gwd + r0 * g->M + c0, g->M, 1);
+            gemm(mr, nc, kc, Ap, Bp, gwd + r0 * g->M + c0, g->M, 1, NULL);
         }
     }
     ed__scratch_free(buf);
@@ -655,10 +700,11 @@ static ed_status bwd_fused(const geom *g, const float *xd, const float *wd, cons
                 for (int q = 0; q < 16; q++) sum += lanes[16 * o + q];
                 bpart[it * g->Cout + o] = sum;
             }
-            gemm(g->Cin, pn, g->M, Ap, Bg, gxd + n * g->Cin * g->HW + p0, g->HW, add_gx);
+            const pf_block pg = gy_block(g, gyd, it + 1, items), px = x_block(g, xd, it + 1, items);
+            gemm(g->Cin, pn, g->M, Ap, Bg, gxd + n * g->Cin * g->HW + p0, g->HW, add_gx, &pg);
             pack_x8(g, xd, 0, g->Cin, P0, pn, Ax);
             gather_gt_k22(g, gyd, P0, pn, 0, g->M, Bt);
-            gemm(g->Cin, g->M, pn, Ax, Bt, pw, g->M, it > i0);
+            gemm(g->Cin, g->M, pn, Ax, Bt, pw, g->M, it > i0, &px);
         }
     }
     ED_PARALLEL_FOR_IF(ng * wgm > 65536)
