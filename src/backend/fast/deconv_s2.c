@@ -130,14 +130,16 @@ static void gemm(int64_t m, int64_t n, int64_t kdim, const float *Ap, const floa
 {
     const int64_t row_lines = pf && pf->rows > 0 ? cdiv(pf->row_bytes, 64) + 1 : 0, lines = pf ? pf->rows * row_lines : 0;
     const int64_t per = cdiv(lines, cdiv(kdim, KC) * cdiv(n, NR) * cdiv(m, MR));
-    int64_t done = 0;
+    int64_t done = 0, r = 0, l = 0;   /* done lines; the next one is line l of row r */
     for (int64_t pc = 0; pc < kdim; pc += KC) {
         int64_t kc = min64(KC, kdim - pc);
         int a = add || pc > 0;
         for (int64_t j = 0; j < n; j += NR)
             for (int64_t i = 0; i < m; i += MR) {
-                for (int64_t q = 0; q < per && done < lines; q++, done++)
-                    __builtin_prefetch(pf->base + done / row_lines * pf->stride + done % row_lines * 64, 0, 2);
+                for (int64_t q = 0; q < per && done < lines; q++, done++) {
+                    __builtin_prefetch(pf->base + r * pf->stride + l * 64, 0, 2);
+                    if (++l == row_lines) l = 0, r++;
+                }
                 micro(kc, Ap + i * kdim + pc * MR, Bp + j * kdim + pc * NR, C + i * ldc + j, ldc, a, min64(MR, m - i),
                       min64(NR, n - j));
             }
