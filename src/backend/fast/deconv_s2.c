@@ -316,7 +316,33 @@ static void gather_g_kw2(const geom *g, const float *gyn, int64_t p0, int64_t pn
         }
     }
 }
+
+/* gather_g_kw2 for one work item; with lanes (a thread's Cout x 16
+ * floats), also the item's bias-gradient share: each channel's sum, in
+ * double, into bsum[0..Cout). */
+static void gather_g_kw2_bias(const geom *g, const float *gyn, int64_t p0, int64_t pn, float *Bp, float *lanes,
+                              double *bsum)
+{
+    if (lanes) memset(lanes, 0, sizeof(float) * 16 * (size_t)g->Cout);
+    gather_g_kw2(g, gyn, p0, pn, Bp, lanes);
+    for (int64_t o = 0; lanes && o < g->Cout; o++) {
+        double sum = 0;
+        for (int q = 0; q < 16; q++) sum += lanes[16 * o + q];
+        bsum[o] = sum;
+    }
+}
 #endif
+
+/* gb += the work items' bias-gradient shares (items x Cout), in item
+ * order: the same for any thread count. */
+static void add_bias_shares(const double *bpart, int64_t items, int64_t cout, float *gb)
+{
+    for (int64_t o = 0; bpart && o < cout; o++) {
+        double s = 0;
+        for (int64_t it = 0; it < items; it++) s += bpart[it * cout + o];
+        gb[o] += (float)s;
+    }
+}
 
 /* B panels (kdim = kc pixels, columns m0..m0+nc) of G_n^T. */
 static void gather_gt(const float *gyn, const int64_t *moff, const int64_t *off, int64_t kc, int64_t m0, int64_t nc,
@@ -586,13 +612,7 @@ static ed_status bwd_data(const geom *g, const float *wd, const float *gyd, cons
 #if defined(__AVX512F__)
         if (g->kw == 2) {
             float *lanes = lanes_all ? lanes_all + tid * l_sz : NULL;
-            if (lanes) memset(lanes, 0, sizeof(float) * (size_t)l_sz);
-            gather_g_kw2(g, gyd + n * g->Cout * g->Ho * g->Wo, p0, pn, Bp, lanes);
-            for (int64_t o = 0; lanes && o < g->Cout; o++) {
-                double sum = 0;
-                for (int q = 0; q < 16; q++) sum += lanes[16 * o + q];
-                bpart[it * g->Cout + o] = sum;
-            }
+            gather_g_kw2_bias(g, gyd + n * g->Cout * g->Ho * g->Wo, p0, pn, Bp, lanes, bpart ? bpart + it * g->Cout : NULL);
         } else
 #endif
         {
@@ -602,11 +622,7 @@ static ed_status bwd_data(const geom *g, const float *wd, const float *gyd, cons
         const pf_block pf = gy_block(g, gyd, it + 1, items);
         gemm(g->Cin, pn, g->M, Ap, Bp, gxd + n * g->Cin * g->HW + p0, g->HW, add, &pf);
     }
-    for (int64_t o = 0; bpart && o < g->Cout; o++) {
-        double s = 0;
-        for (int64_t it = 0; it < items; it++) s += bpart[it * g->Cout + o];
-        gb[o] += (float)s;
-    }
+    add_bias_shares(bpart, items, g->Cout, gb);
     ed__scratch_free(Ap);
     return ED_OK;
 }
@@ -695,13 +711,8 @@ static ed_status bwd_fused(const geom *g, const float *xd, const float *wd, cons
         const int64_t i0 = gr * items / ng, i1 = (gr + 1) * items / ng;
         for (int64_t it = i0; it < i1; it++) {
             const int64_t n = it / nch, p0 = (it % nch) * PC, pn = min64(PC, g->HW - p0), P0 = n * g->HW + p0;
-            if (gb) memset(lanes, 0, sizeof(float) * 16 * (size_t)g->Cout);
-            gather_g_kw2(g, gyd + n * g->Cout * g->Ho * g->Wo, p0, pn, Bg, gb ? lanes : NULL);
-            for (int64_t o = 0; gb && o < g->Cout; o++) {
-                double sum = 0;
-                for (int q = 0; q < 16; q++) sum += lanes[16 * o + q];
-                bpart[it * g->Cout + o] = sum;
-            }
+            gather_g_kw2_bias(g, gyd + n * g->Cout * g->Ho * g->Wo, p0, pn, Bg, gb ? lanes : NULL,
+                              gb ? bpart + it * g->Cout : NULL);
             const pf_block pg = gy_block(g, gyd, it + 1, items), px = x_block(g, xd, it + 1, items);
             gemm(g->Cin, pn, g->M, Ap, Bg, gxd + n * g->Cin * g->HW + p0, g->HW, add_gx, &pg);
             pack_x8(g, xd, 0, g->Cin, P0, pn, Ax);
@@ -715,11 +726,7 @@ static ed_status bwd_fused(const geom *g, const float *xd, const float *wd, cons
         for (int64_t gr = 0; gr < ng; gr++) s += part[gr * wgm + e];
         gwd[e] = s;
     }
-    for (int64_t o = 0; bpart && o < g->Cout; o++) {
-        double s = 0;
-        for (int64_t it = 0; it < items; it++) s += bpart[it * g->Cout + o];
-        gb[o] += (float)s;
-    }
+    add_bias_shares(bpart, items, g->Cout, gb);
     ed__scratch_free(Ap);
     return ED_OK;
 }
