@@ -32,8 +32,12 @@
  * pixels) and write disjoint outputs; the weight gradient splits gW into
  * tiles (narrower while threads would idle), each summing over the
  * batch's pixels in fixed KC-pixel chunks (a chunk may span two images),
+ * in order. With a 2x2 kernel and whole register panels, both gradients
+ * come from one pass over the items instead (bwd_fused: gy and x read
+ * once), the weight gradient summed in WG_GROUPS fixed runs of items added
  * in order. So every element's arithmetic is the same for any thread
- * count and any tiling.
+ * count and any tiling. Each GEMM prefetches the next item's input block,
+ * so the packing that follows does not wait on DRAM.
  *
  * Registration: src/backend/registry.c calls ed__deconv_s2_register()
  * once, after oneDNN's registration; the newest registered kernel wins, so
