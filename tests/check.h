@@ -52,6 +52,13 @@ typedef ed_status (*check_run_fn)(const void *ctx, ed_tensor **out);
 #define CHECK_THREADS_IDENTICAL(run, ctx, what, n) check_threads_identical((run), (ctx), (what), (n), __FILE__, __LINE__)
 void check_threads_identical(check_run_fn run, const void *ctx, const char *const *what, int n, const char *file,
                              int line);
+
+/* The kernel of the "fast" backend (src/backend/fast/) that
+ * ed_backend_find picks for op (ed_op) and pass (ed_pass) on these
+ * tensors, or NULL when it picks another backend's or none. */
+struct ed_kernel;
+const struct ed_kernel *check_fast_kernel(int op, int pass, const void *params, ed_tensor *const *t);
+
 /* check_max_rel_err with the largest |expected| (at least 1e-12) as floor. */
 double check_err_of_scale(const ed_tensor *actual, const ed_tensor *expected);
 
